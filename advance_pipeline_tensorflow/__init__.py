@@ -1,0 +1,1 @@
+"""Keras model builders for advanced_algorithm_keras_pipeline.ipynb."""

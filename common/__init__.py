@@ -1,0 +1,1 @@
+"""Shared code for both notebooks: data loading, metrics, plots and reproducibility helpers."""

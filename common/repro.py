@@ -1,0 +1,76 @@
+"""Reproducibility: one call to seed everything, the library versions, and a wall-clock timer."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import platform
+import random
+import sys
+import time
+
+import numpy as np
+
+__all__ = ["Timer", "library_versions", "machine_info", "set_seed"]
+
+_PACKAGES = (
+    "numpy",
+    "scikit-learn",
+    "scipy",
+    "matplotlib",
+    "seaborn",
+    "tensorflow",
+    "keras",
+    "tensorflow-datasets",
+    "keras-tuner",
+    "mlxtend",
+)
+
+
+def set_seed(seed: int) -> None:
+    """Seed Python's ``random``, NumPy's global generator and, if already imported, TensorFlow/Keras.
+
+    TensorFlow is not imported here: the NumPy notebook must run without it.
+    """
+    if not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    os.environ["PYTHONHASHSEED"] = str(seed)
+    random.seed(seed)
+    np.random.seed(seed)  # noqa: NPY002 - the legacy global generator is what seeding must reach
+    if "keras" in sys.modules or "tensorflow" in sys.modules:
+        import keras
+
+        keras.utils.set_random_seed(int(seed))  # seeds random, numpy and the TF backend
+
+
+def library_versions() -> dict[str, str]:
+    """Python and the installed versions of the libraries this project uses (absent ones skipped)."""
+    versions = {"python": platform.python_version()}
+    for name in _PACKAGES:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            pass
+    return versions
+
+
+def machine_info() -> dict[str, object]:
+    """Operating system, processor and core count: where a timing was measured."""
+    return {
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "processor": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+    }
+
+
+class Timer:
+    """Wall-clock timer: ``with Timer() as t: ...`` then ``t.seconds``."""
+
+    def __enter__(self) -> Timer:
+        self.start = time.perf_counter()
+        self.seconds = float("nan")
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.seconds = time.perf_counter() - self.start

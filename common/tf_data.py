@@ -1,0 +1,63 @@
+"""The tf.data input pipeline of the original Keras notebook, built from NumPy arrays.
+
+TensorFlow is imported inside the function, so importing ``common`` never needs it (the NumPy
+notebook runs without TensorFlow installed).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["make_dataset"]
+
+
+def make_dataset(
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    batch_size: int = 128,
+    shuffle: bool = False,
+    seed: int | None = None,
+    cache: bool = True,
+    drop_remainder: bool = False,
+):
+    """Build ``normalise -> cache -> shuffle -> batch -> prefetch`` over ``(x, y)``.
+
+    Parameters
+    ----------
+    x : uint8 images, shape (N, 28, 28) or (N, 28, 28, 1)
+    y : integer labels, shape (N,)
+    batch_size : examples per batch
+    shuffle : reshuffle every epoch (training data); keep False for validation and test
+    seed : shuffle seed, for a repeatable order
+    cache : keep the normalised images in memory after the first pass
+    drop_remainder : drop the last incomplete batch
+
+    Returns
+    -------
+    tf.data.Dataset
+        Batches of ``(float32 images in [0, 1] of shape (28, 28, 1), int64 labels)``, as
+        ``tfds.load('mnist', as_supervised=True)`` plus the original ``map`` gave them.
+    """
+    import tensorflow as tf
+
+    if batch_size <= 0:
+        raise ValueError(f"batch_size must be positive, got {batch_size}")
+    if len(x) != len(y):
+        raise ValueError(f"x has {len(x)} examples but y has {len(y)}")
+    if x.ndim == 3:
+        x = x[..., np.newaxis]
+    if x.ndim != 4:
+        raise ValueError(f"x must have shape (N, H, W) or (N, H, W, 1), got {x.shape}")
+
+    def normalize(image, label):
+        return tf.cast(image, tf.float32) / 255.0, tf.cast(label, tf.int64)
+
+    ds = tf.data.Dataset.from_tensor_slices((x, y)).map(
+        normalize, num_parallel_calls=tf.data.AUTOTUNE
+    )
+    if cache:
+        ds = ds.cache()
+    if shuffle:
+        ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+    return ds.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)

@@ -1,0 +1,1 @@
+"""The from-scratch NumPy network (walked through in basic_algorithm_numpy.ipynb)."""

@@ -1,0 +1,68 @@
+"""Shared fixtures: every test runs offline, with its own cache and results folders."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import socket
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from common.data import IDX_FILES, idx_bytes
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+_REAL_MNIST = os.environ.get("MNIST_DATA_DIR")
+
+
+def _no_network(*args, **kwargs):
+    raise OSError("network disabled in tests")
+
+
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path, monkeypatch):
+    """No network, and cache/results in a temporary folder (also for notebook kernels we start)."""
+    monkeypatch.setenv("MNIST_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("MNIST_RESULTS_DIR", str(tmp_path / "results"))
+    monkeypatch.setenv("MNIST_OFFLINE", "1")
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    monkeypatch.setattr(socket, "create_connection", _no_network)
+
+
+@pytest.fixture
+def real_mnist_dir() -> Path:
+    """The genuine MNIST folder named by MNIST_DATA_DIR (CI sets it); skip when absent."""
+    if not _REAL_MNIST or not Path(_REAL_MNIST).is_dir():
+        pytest.skip("MNIST_DATA_DIR not set: the genuine-MNIST checks run in CI")
+    return Path(_REAL_MNIST)
+
+
+def make_arrays(n_train: int = 60, n_test: int = 20, seed: int = 0) -> dict[str, np.ndarray]:
+    """Small random uint8 images and labels 0-9 (each class present), IDX-style shapes."""
+    rng = np.random.default_rng(seed)
+    return {
+        "x_train": rng.integers(0, 256, (n_train, 28, 28), dtype=np.uint8),
+        "y_train": (np.arange(n_train) % 10).astype(np.uint8),
+        "x_test": rng.integers(0, 256, (n_test, 28, 28), dtype=np.uint8),
+        "y_test": (np.arange(n_test) % 10).astype(np.uint8),
+    }
+
+
+def write_idx_dir(directory: Path, arrays: dict[str, np.ndarray], gz: bool = True) -> Path:
+    """Write the four arrays as IDX files (gzipped or not) with the standard names."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for key, stem in IDX_FILES.items():
+        raw = idx_bytes(arrays[key])
+        if gz:
+            with gzip.open(directory / f"{stem}.gz", "wb") as f:
+                f.write(raw)
+        else:
+            (directory / stem).write_bytes(raw)
+    return directory
+
+
+@pytest.fixture
+def small_idx_dir(tmp_path) -> Path:
+    """A folder with four small, structurally valid IDX files (not MNIST)."""
+    return write_idx_dir(tmp_path / "small", make_arrays())
