@@ -14,6 +14,7 @@ from common.data import IDX_FILES, idx_bytes
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 _REAL_MNIST = os.environ.get("MNIST_DATA_DIR")
+REAL_CREATE_CONNECTION = socket.create_connection  # for the one test that opens a loopback socket
 
 
 def _no_network(*args, **kwargs):

@@ -400,3 +400,37 @@ def test_real_mnist_shuffled_source_is_verified_unordered(real_mnist_dir):
     arrays["x_test"][0, 0, 0] ^= 1
     with pytest.raises(MnistDataError, match="shuffled: test examples do not match MNIST"):
         data._check_unordered(arrays, "shuffled")
+
+
+# --- Helpers around the sources --------------------------------------------------------------------
+
+
+def test_default_cache_dir(monkeypatch, tmp_path):
+    monkeypatch.setenv("MNIST_CACHE_DIR", str(tmp_path / "a"))
+    assert data.default_cache_dir() == tmp_path / "a"
+    monkeypatch.delenv("MNIST_CACHE_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert data.default_cache_dir() == tmp_path / "xdg" / "mnist_derin_ogrenme"
+
+
+def test_network_available_against_a_local_listener(monkeypatch):
+    """True for a host that accepts (a listener on loopback), False for one that refuses."""
+    from conftest import REAL_CREATE_CONNECTION
+
+    monkeypatch.setattr(socket, "create_connection", REAL_CREATE_CONNECTION)
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(1)
+        port = server.getsockname()[1]
+        assert data.network_available(("127.0.0.1", port), timeout=2)
+    assert not data.network_available(("127.0.0.1", port), timeout=2)
+
+
+def test_unordered_fingerprint_ignores_order_only():
+    a = make_arrays(n_train=30)
+    fp = data.unordered_fingerprint(a["x_train"], a["y_train"])
+    perm = np.random.default_rng(1).permutation(30)
+    assert data.unordered_fingerprint(a["x_train"][perm], a["y_train"][perm]) == fp
+    y = a["y_train"].copy()
+    y[0] = (y[0] + 1) % 10
+    assert data.unordered_fingerprint(a["x_train"], y) != fp
