@@ -10,6 +10,7 @@ import datetime as _dt
 import json
 import math
 import os
+import re
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -18,7 +19,7 @@ import numpy as np
 
 from .repro import library_versions, machine_info
 
-__all__ = ["results_dir", "save_results", "load_results", "write_results_md"]
+__all__ = ["results_dir", "save_results", "load_results", "write_results_md", "fill_markdown"]
 
 _PROJECT_MARKER = 'name = "mnist-derin-ogrenme"'
 
@@ -168,5 +169,53 @@ def write_results_md(directory: Path | None = None) -> Path:
     return out
 
 
+_BLOCK = re.compile(
+    r"(<!-- results: (?P<stem>[\w.-]+) / (?P<title>[^>]+?) -->\n)(?P<body>.*?)(<!-- /results -->)",
+    re.DOTALL,
+)
+
+
+def fill_markdown(path: Path, directory: Path | None = None) -> bool:
+    """Refill each ``<!-- results: STEM / TITLE -->`` ... ``<!-- /results -->`` block of a Markdown file.
+
+    The block receives table ``TITLE`` of ``STEM.json`` in ``directory`` (default
+    :func:`results_dir`), so the README quotes the numbers a run produced, never typed ones.
+    A block whose JSON or table does not exist raises ``KeyError`` naming it. Returns True if
+    the file changed.
+    """
+    directory = Path(directory) if directory is not None else results_dir()
+    text = Path(path).read_text(encoding="utf-8")
+
+    def table(match: re.Match) -> str:
+        stem, title = match["stem"], match["title"].strip()
+        source = directory / f"{stem}.json"
+        if not source.is_file():
+            raise KeyError(
+                f"{path}: block needs {source}, which does not exist (run `make reproduce`)"
+            )
+        tables = json.loads(source.read_text(encoding="utf-8")).get("metrics", {}).get("tables", {})
+        if title not in tables:
+            raise KeyError(
+                f"{path}: {source.name} has no table {title!r} (it has {sorted(tables)})"
+            )
+        return match.group(1) + _markdown_table(tables[title]) + match.group(5)
+
+    new = _BLOCK.sub(table, text)
+    if new != text:
+        Path(path).write_text(new, encoding="utf-8")
+    return new != text
+
+
+def main(argv: Sequence[str]) -> None:
+    """Rebuild RESULTS.md and refill the README tables (``python -m common.results [DIR]``)."""
+    directory = Path(argv[0]) if argv else results_dir()
+    print(write_results_md(directory))
+    root = _repo_root(Path.cwd().resolve())
+    if root is not None and directory.resolve() == (root / "results").resolve():
+        for readme in sorted(root.glob("README*.md")):
+            if fill_markdown(readme, directory):
+                print(f"updated {readme}")
+
+
 if __name__ == "__main__":
-    print(write_results_md(Path(sys.argv[1]) if len(sys.argv) > 1 else None))
+    main(sys.argv[1:])

@@ -11,7 +11,7 @@ import pytest
 
 from common.data import DataSource
 from common.repro import Timer, library_versions, machine_info, set_seed
-from common.results import load_results, results_dir, save_results, write_results_md
+from common.results import fill_markdown, load_results, results_dir, save_results, write_results_md
 
 
 def test_set_seed_repeats_python_and_numpy():
@@ -110,3 +110,27 @@ def test_results_md_renders_tables_and_sample_warning():
     assert "### Optimizers" in text
     assert "| model | test accuracy (%) |" in text and "| sgd | 91.00 ± 0.20 |" in text
     assert "not full MNIST" in text and "| total | 12.0 |" in text
+
+
+def test_fill_markdown_replaces_marked_blocks_only(tmp_path):
+    rows = [{"model": "cnn", "acc": "99.50 ± 0.03"}]
+    save_results("unit", {"tables": {"Best": rows}})
+    md = tmp_path / "README.md"
+    md.write_text("intro\n<!-- results: unit / Best -->\nold numbers\n<!-- /results -->\noutro\n")
+    assert fill_markdown(md)
+    assert (
+        md.read_text()
+        == "intro\n<!-- results: unit / Best -->\n| model | acc |\n|---|---|\n| cnn | 99.50 ± 0.03 |\n<!-- /results -->\noutro\n"
+    )
+    assert not fill_markdown(md), "a second fill changes nothing"
+
+
+def test_fill_markdown_names_a_missing_table(tmp_path):
+    save_results("unit", {"tables": {"Best": []}})
+    md = tmp_path / "README.md"
+    md.write_text("<!-- results: unit / Worst -->\n<!-- /results -->\n")
+    with pytest.raises(KeyError, match=r"unit.json has no table 'Worst'"):
+        fill_markdown(md)
+    md.write_text("<!-- results: nothing / Best -->\n<!-- /results -->\n")
+    with pytest.raises(KeyError, match=r"nothing.json, which does not exist"):
+        fill_markdown(md)
