@@ -171,7 +171,14 @@ class SoftmaxCrossEntropy:
     -log softmax(z)[y] with respect to z is just p - onehot(y) (the Jacobian of softmax cancels
     against the 1/p of the log), and log softmax(z) = (z - m) - log(sum(exp(z - m))) with
     m = max(z) never overflows (the largest exponent is exp(0) = 1) and never takes log(0).
+    With label smoothing eps the target is t = (1 - eps) * onehot(y) + eps / K instead of
+    onehot(y), and the gradient is (p - t) / N.
     """
+
+    def __init__(self, label_smoothing=0.0):
+        if not 0 <= label_smoothing < 1:
+            raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing!r}")
+        self.label_smoothing = float(label_smoothing)
 
     def forward(self, z, y):
         """Return the mean cross-entropy loss and remember p = softmax(z) for backward."""
@@ -179,12 +186,17 @@ class SoftmaxCrossEntropy:
         log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
         self.p = np.exp(log_p)
         self.y = y
-        return -float(log_p[np.arange(len(y)), y].mean())
+        loss = -log_p[np.arange(len(y)), y]
+        if self.label_smoothing:  # -sum(t * log p) with t = (1 - eps) onehot + eps / K
+            eps = self.label_smoothing
+            loss = (1 - eps) * loss - eps * log_p.mean(axis=1)
+        return float(loss.mean())
 
     def backward(self):
-        """delta = (p - onehot(y)) / N, the gradient of the mean loss with respect to z."""
-        delta = self.p.copy()
-        delta[np.arange(len(self.y)), self.y] -= 1
+        """delta = (p - t) / N with t the (smoothed) one-hot target: the gradient with respect to z."""
+        eps = self.label_smoothing
+        delta = self.p - eps / self.p.shape[1] if eps else self.p.copy()
+        delta[np.arange(len(self.y)), self.y] -= 1 - eps
         delta /= len(self.y)
         return delta
 
@@ -197,14 +209,14 @@ class SoftmaxCrossEntropy:
 class Network:
     """A stack of layers trained with softmax cross-entropy plus L2 weight decay (lambda/2)*sum(W**2)."""
 
-    def __init__(self, layers, *, weight_decay=0.0, n_classes=None):
+    def __init__(self, layers, *, weight_decay=0.0, label_smoothing=0.0, n_classes=None):
         if not layers:
             raise ValueError("a Network needs at least one layer")
         if not (isinstance(weight_decay, (int, float, np.number)) and weight_decay >= 0):
             raise ValueError(f"weight_decay must be a number >= 0, got {weight_decay!r}")
         self.layers = list(layers)
         self.weight_decay = float(weight_decay)
-        self.loss_fn = SoftmaxCrossEntropy()
+        self.loss_fn = SoftmaxCrossEntropy(label_smoothing)
         dense = [layer for layer in self.layers if isinstance(layer, Dense)]
         self.dtype = dense[0].W.dtype if dense else np.dtype(np.float64)
         self.n_features = dense[0].W.shape[0] if dense else None
@@ -340,8 +352,9 @@ class Network:
         order, as the original notebook did). ``lr_schedule(t)`` gives the learning rate at
         t = epoch + fraction of the epoch done. With ``early_stopping_patience`` training stops
         after that many epochs without improvement of ``monitor`` on the validation data, and the
-        best weights are restored. ``on_epoch_end(epoch, network, logs)`` runs after each epoch;
-        its time is not counted in ``history['time']``.
+        best weights are restored (``self.best_epoch`` says which epoch, counting from 0).
+        ``on_epoch_end(epoch, network, logs)`` runs after each epoch; its time is not counted in
+        ``history['time']``.
         """
         _check_positive("epochs", epochs)
         _check_positive("batch_size", batch_size)
@@ -362,35 +375,26 @@ class Network:
         history = {"loss": [], "accuracy": [], "lr": [], "time": []}
         if validation_data is not None:
             history.update(val_loss=[], val_accuracy=[])
-        best, best_params, since_best = None, None, 0
+        best_params, since_best, self.best_epoch = None, 0, None
         bar = _progress_bar(epochs, progress)
         for epoch in range(epochs):
             t0 = time.perf_counter()
-            order = rng.permutation(n) if shuffle else None
+            order = rng.permutation(n) if shuffle else np.arange(n)
             history["lr"].append(lr_schedule(epoch) if lr_schedule else optimizer.lr)
             loss_sum, correct = 0.0, 0
-            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                for step in range(steps):
-                    if lr_schedule is not None:
-                        optimizer.lr = lr_schedule(epoch + step / steps)
-                    if shuffle:
-                        idx = order[step * batch_size : (step + 1) * batch_size]
-                        xb, yb = x[idx], y[idx]
-                    else:
-                        xb = x[step * batch_size : (step + 1) * batch_size]
-                        yb = y[step * batch_size : (step + 1) * batch_size]
-                    z = self.forward(xb, training=True)
-                    correct += int(np.count_nonzero(z.argmax(1) == yb))
-                    loss = self.loss_fn.forward(z, yb)
-                    if not math.isfinite(loss):
-                        raise TrainingDivergedError(
-                            f"training diverged: the loss became {loss} at epoch {epoch + 1}, "
-                            f"step {step + 1}/{steps} (learning rate {optimizer.lr:g}); "
-                            "try a smaller learning rate"
-                        )
-                    loss_sum += loss * len(yb)
-                    self.backward()
-                    optimizer.step(self.params, self.grads)
+            for step in range(steps):
+                if lr_schedule is not None:
+                    optimizer.lr = lr_schedule(epoch + step / steps)
+                batch = order[step * batch_size : (step + 1) * batch_size]
+                loss, n_correct = self.train_step(x[batch], y[batch], optimizer)
+                if not math.isfinite(loss):
+                    raise TrainingDivergedError(
+                        f"training diverged: the loss became {loss} at epoch {epoch + 1}, "
+                        f"step {step + 1}/{steps} (learning rate {optimizer.lr:g}); "
+                        "try a smaller learning rate"
+                    )
+                loss_sum += loss * len(batch)
+                correct += n_correct
             logs = {"loss": loss_sum / n + self.l2_penalty(), "accuracy": correct / n}
             if validation_data is not None:
                 logs["val_loss"], logs["val_accuracy"] = self.evaluate(x_val, y_val)
@@ -401,25 +405,37 @@ class Network:
             bar.update()
             if on_epoch_end is not None:
                 on_epoch_end(epoch, self, logs)
-            if early_stopping_patience is not None:
-                score = logs[monitor] if monitor == "val_accuracy" else -logs[monitor]
-                if best is None or score > best:
-                    best, since_best = score, 0
-                    best_params = {k: v.copy() for k, v in self.params.items()}
+            if validation_data is not None:  # early stopping: remember the best epoch's weights
+                scores = (
+                    history[monitor] if monitor == "val_accuracy" else -np.array(history[monitor])
+                )
+                if int(np.argmax(scores)) == epoch:
+                    self.best_epoch, since_best = epoch, 0
+                    if early_stopping_patience is not None:
+                        best_params = {k: v.copy() for k, v in self.params.items()}
                 else:
                     since_best += 1
-                    if since_best >= early_stopping_patience:
+                    if (
+                        early_stopping_patience is not None
+                        and since_best >= early_stopping_patience
+                    ):
                         break
         bar.close()
-        if best_params is not None:
+        if best_params is not None:  # restore the best weights
             for k, v in self.params.items():
                 v[...] = best_params[k]
-            history["best_epoch"] = int(
-                np.argmax(history[monitor])
-                if monitor == "val_accuracy"
-                else np.argmin(history[monitor])
-            )
         return history
+
+    def train_step(self, x, y, optimizer):
+        """One mini-batch: forward, loss, backward, optimizer step; returns (loss, number correct)."""
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # checked by fit
+            z = self.forward(x, training=True)
+            correct = int(np.count_nonzero(z.argmax(axis=1) == y))
+            loss = self.loss_fn.forward(z, y)
+            if math.isfinite(loss):
+                self.backward()
+                optimizer.step(self.params, self.grads)
+        return loss, correct
 
     def save_weights(self, path):
         """Save every parameter to an .npz file (plain arrays, no pickle)."""
@@ -478,6 +494,7 @@ def mlp(
     dropout=0.0,
     input_dropout=0.0,
     weight_decay=0.0,
+    label_smoothing=0.0,
     init="he",
     dtype=np.float32,
     seed=0,
@@ -493,7 +510,7 @@ def mlp(
             layers.append(ReLU())
             if dropout:
                 layers.append(Dropout(dropout, rng=rng))
-    return Network(layers, weight_decay=weight_decay)
+    return Network(layers, weight_decay=weight_decay, label_smoothing=label_smoothing)
 
 
 def original_network(seed=0):

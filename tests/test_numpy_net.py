@@ -267,7 +267,7 @@ def test_early_stopping_restores_the_best_weights():
         progress=False,
     )
     assert len(hist["val_loss"]) < 30
-    best = hist["best_epoch"]
+    best = net.best_epoch
     assert hist["val_loss"][best] == min(hist["val_loss"])
     assert net.evaluate(x[300:], y[300:])[0] == pytest.approx(hist["val_loss"][best], rel=1e-5)
 
