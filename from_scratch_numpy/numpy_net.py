@@ -549,7 +549,9 @@ class Momentum:
     def step(self, params, grads):
         """Update every parameter in place."""
         for k, W in params.items():
-            v = self.v.setdefault(k, np.zeros_like(W))
+            if k not in self.v:
+                self.v[k] = np.zeros_like(W)
+            v = self.v[k]
             v *= self.momentum
             v += grads[k]
             W -= self.lr * v
@@ -582,10 +584,13 @@ class Adam:
         lr_t = self.lr * math.sqrt(c2) / c1
         eps_t = self.eps * math.sqrt(c2)
         for k, W in params.items():
-            dW = grads[k]
-            m = self.m.setdefault(k, np.zeros_like(W))
-            v = self.v.setdefault(k, np.zeros_like(W))
-            buf = self._buf.setdefault(k, np.empty_like(W))
+            if k not in self.m:  # first step: moments start at zero
+                self.m[k], self.v[k], self._buf[k] = (
+                    np.zeros_like(W),
+                    np.zeros_like(W),
+                    np.empty_like(W),
+                )
+            dW, m, v, buf = grads[k], self.m[k], self.v[k], self._buf[k]
             m *= b1  # m = beta1 * m + (1 - beta1) * dW
             m += np.multiply(dW, 1 - b1, out=buf)
             v *= b2  # v = beta2 * v + (1 - beta2) * dW**2
