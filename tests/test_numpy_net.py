@@ -412,3 +412,18 @@ def test_bad_data_raises_value_error():
         net.fit(x, y, validation_data=(x[:10], y[:5]), **fit)
     with pytest.raises(ValueError, match=r"x must have shape"):
         net.predict(x[:, :5])
+
+
+def test_recipes_build_and_train_the_configured_networks():
+    rng = np.random.default_rng(0)
+    x = rng.random((256, 784), dtype=np.float32)
+    y = rng.integers(0, 10, size=256)
+    net = nn.improved_network(seed=0)
+    shapes = [v.shape for k, v in net.params.items() if k.endswith(".W")]
+    sizes = nn.IMPROVED["sizes"]
+    assert shapes == list(zip(sizes[:-1], sizes[1:], strict=True))
+    net, hist = nn.train_improved(x, y, (x[:64], y[:64]), seed=0, epochs=2, progress=False)
+    assert len(hist["val_accuracy"]) == 2 and net.dtype == np.float32
+    before, hist = nn.train_original(x.astype(np.float64), y, epochs=1, progress=False)
+    assert before.dtype == np.float64 and len(hist["loss"]) == 1
+    assert nn.ORIGINAL["batch_size"] == 32 and nn.ORIGINAL["shuffle"] is False
