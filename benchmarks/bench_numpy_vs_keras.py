@@ -53,6 +53,34 @@ BASELINE = {
     "init": "small_normal",
     "shuffle": False,
 }
+NOTEBOOK = REPO_ROOT / "from_scratch_numpy" / "basic_algorithm_numpy.ipynb"
+# A copy of the notebook's improved ("AFTER") settings, used only when the notebook cannot be read.
+NOTEBOOK_AFTER_FALLBACK = {
+    "sizes": (784, 512, 512, 10),
+    "dropout": 0.3,
+    "label_smoothing": 0.1,
+    "weight_decay": 0.0,
+    "optimizer": "Adam",
+    "lr": 2e-3,
+    "warmup_epochs": 1,
+    "schedule": "cosine",
+    "batch_size": 256,
+    "epochs": 12,
+    "dtype": "float32",
+}
+SIMPLE = {
+    "sizes": (784, 512, 10),
+    "dropout": 0.0,
+    "label_smoothing": 0.0,
+    "weight_decay": 0.0,
+    "optimizer": "Adam",
+    "lr": 1e-3,
+    "warmup_epochs": 0,
+    "schedule": "constant",
+    "batch_size": 128,
+    "epochs": 30,
+    "dtype": "float32",
+}
 TABLE_THROUGHPUT = "Training throughput and time to 98% test accuracy"
 TABLE_MATMUL = "Matrix-multiply limit (NumPy BLAS, one training step's products)"
 TABLE_MEMORY = "Peak memory of a NumPy training run"
@@ -265,6 +293,80 @@ def _cpu_seconds():
     return t.user + t.system
 
 
+def notebook_after_config(path=NOTEBOOK):
+    """The improved settings the NumPy notebook trains with (its ``AFTER = dict(...)``, full mode).
+
+    Read from the notebook itself, so the benchmark follows the notebook when its settings change;
+    returns (settings, where they came from). Falls back to a built-in copy if it cannot be read.
+    """
+    import ast
+
+    try:
+        cells = json.loads(Path(path).read_text(encoding="utf-8"))["cells"]
+        for cell in cells:
+            if cell.get("cell_type") != "code":
+                continue
+            src = "".join(cell["source"])
+            if "AFTER" not in src:
+                continue
+            for node in ast.parse(src).body:
+                if isinstance(node, ast.Assign) and [
+                    getattr(t, "id", None) for t in node.targets
+                ] == ["AFTER"]:
+                    expr = ast.Expression(node.value)
+                    value = eval(  # noqa: S307 - a dict of literals; only dict() and SMOKE in scope
+                        compile(expr, str(path), "eval"),
+                        {"__builtins__": {}, "dict": dict, "SMOKE": False},
+                    )
+                    return dict(value), f"{Path(path).name} (AFTER, full mode)"
+        raise ValueError("no `AFTER = dict(...)` assignment found")
+    except Exception as err:  # noqa: BLE001 - any failure means: use the built-in copy
+        return dict(NOTEBOOK_AFTER_FALLBACK), f"built-in copy (notebook not read: {err})"
+
+
+def normalize_config(raw):
+    """Settings in the benchmark's own terms (lower-case optimizer, lists, floats)."""
+    cfg = {
+        "sizes": [int(v) for v in raw["sizes"]],
+        "dropout": float(raw.get("dropout", 0.0)),
+        "input_dropout": float(raw.get("input_dropout", 0.0)),
+        "label_smoothing": float(raw.get("label_smoothing", 0.0)),
+        "weight_decay": float(raw.get("weight_decay", 0.0)),
+        "optimizer": str(raw.get("optimizer", "adam")).lower(),
+        "lr": float(raw["lr"]),
+        "schedule": str(raw.get("schedule", "constant")).lower(),
+        "warmup_epochs": float(raw.get("warmup_epochs", 0) or 0),
+        "batch_size": int(raw["batch_size"]),
+        "epochs": int(raw.get("epochs", 10)),
+        "dtype": str(raw.get("dtype", "float32")),
+    }
+    if cfg["optimizer"] not in ("adam", "sgd", "momentum"):
+        raise ValueError(f"unsupported optimizer {cfg['optimizer']!r}")
+    if cfg["schedule"] not in ("constant", "cosine"):
+        raise ValueError(f"unsupported schedule {cfg['schedule']!r}")
+    return cfg
+
+
+def describe_config(cfg):
+    """One line: sizes, regularizers, optimizer, learning rate and schedule, batch size."""
+    parts = ["-".join(map(str, cfg["sizes"]))]
+    if cfg["dropout"]:
+        parts.append(f"dropout {cfg['dropout']:g}")
+    if cfg.get("input_dropout"):
+        parts.append(f"input dropout {cfg['input_dropout']:g}")
+    if cfg["label_smoothing"]:
+        parts.append(f"label smoothing {cfg['label_smoothing']:g}")
+    if cfg["weight_decay"]:
+        parts.append(f"L2 {cfg['weight_decay']:g}")
+    sched = (
+        f", cosine over {cfg['epochs']} epochs, warm-up {cfg['warmup_epochs']:g}"
+        if cfg["schedule"] == "cosine"
+        else ""
+    )
+    parts.append(f"{cfg['optimizer']} lr {cfg['lr']:g}{sched}")
+    return ", ".join(parts)
+
+
 # ------------------------------------------------------------------------------------------------
 # Workers: each runs in its own process and prints one JSON line tagged RESULT_TAG
 # ------------------------------------------------------------------------------------------------
@@ -301,6 +403,26 @@ def _make_numpy_optimizer(nn, name, lr):
     return {"adam": nn.Adam, "sgd": nn.SGD, "momentum": nn.Momentum}[name](lr=lr)
 
 
+def _numpy_network(nn, spec):
+    return nn.mlp(
+        tuple(spec["sizes"]),
+        dropout=spec.get("dropout", 0.0),
+        input_dropout=spec.get("input_dropout", 0.0),
+        weight_decay=spec.get("weight_decay", 0.0),
+        label_smoothing=spec.get("label_smoothing", 0.0),
+        init=spec.get("init", "he"),
+        dtype=np.dtype(spec["dtype"]),
+        seed=spec["seed"],
+    )
+
+
+def _numpy_schedule(nn, spec):
+    """The learning rate as a function of t = epoch + fraction of the epoch (None: constant)."""
+    if spec.get("schedule", "constant") == "constant":
+        return None
+    return nn.cosine_schedule(spec["lr"], spec["epochs_max"], warmup=spec.get("warmup_epochs", 0))
+
+
 def worker_numpy(spec):
     """Train the NumPy network epoch by epoch, test accuracy after each (not timed); stop at target."""
     import from_scratch_numpy.numpy_net as nn
@@ -308,18 +430,14 @@ def worker_numpy(spec):
     rss_start = _rss_bytes()
     x, y, xt, yt, source = _load_data(spec)
     rss_data = _rss_bytes()
-    net = nn.mlp(
-        tuple(spec["sizes"]),
-        init=spec.get("init", "he"),
-        dtype=np.dtype(spec["dtype"]),
-        seed=spec["seed"],
-    )
+    net = _numpy_network(nn, spec)
     opt = _make_numpy_optimizer(nn, spec["optimizer"], spec["lr"])
+    schedule = _numpy_schedule(nn, spec)
     epochs, train_s, cumulative, seconds_to_target = [], 0.0, 0.0, None
     cpu0 = _cpu_seconds()
     for epoch in range(spec["epochs_max"]):
         t0 = time.perf_counter()
-        net.fit(
+        net.fit(  # one epoch per call, so the test accuracy can be measured off the clock
             x,
             y,
             optimizer=opt,
@@ -327,6 +445,7 @@ def worker_numpy(spec):
             batch_size=spec["batch_size"],
             shuffle=spec.get("shuffle", True),
             seed=spec["seed"] * 100_003 + epoch,
+            lr_schedule=(lambda t, e=epoch: schedule(e + t)) if schedule else None,
             progress=False,
         )
         seconds = time.perf_counter() - t0
@@ -366,21 +485,36 @@ def worker_keras(spec):
     x, y, xt, yt, source = _load_data(spec)
     keras.utils.set_random_seed(spec["seed"])
     init = keras.initializers.VarianceScaling(2.0, "fan_in", "untruncated_normal")  # He normal
+    # (lambda / 2) * sum(W**2), as the NumPy network's L2 term
+    reg = keras.regularizers.L2(spec["weight_decay"] / 2) if spec.get("weight_decay") else None
     sizes = spec["sizes"]
     layers = [keras.Input((sizes[0],))]
+    if spec.get("input_dropout"):
+        layers.append(keras.layers.Dropout(spec["input_dropout"]))
     for n_out in sizes[1:-1]:
-        layers.append(keras.layers.Dense(n_out, activation="relu", kernel_initializer=init))
-    layers.append(keras.layers.Dense(sizes[-1], kernel_initializer=init))
+        layers.append(
+            keras.layers.Dense(
+                n_out, activation="relu", kernel_initializer=init, kernel_regularizer=reg
+            )
+        )
+        if spec.get("dropout"):
+            layers.append(keras.layers.Dropout(spec["dropout"]))
+    layers.append(keras.layers.Dense(sizes[-1], kernel_initializer=init, kernel_regularizer=reg))
     model = keras.Sequential(layers)
-    lr = spec["lr"]
+    steps_per_epoch = -(-len(x) // spec["batch_size"])
+    lr = _keras_schedule(keras, spec, steps_per_epoch)
     optimizer = {
         "adam": lambda: keras.optimizers.Adam(lr, epsilon=1e-8),
         "sgd": lambda: keras.optimizers.SGD(lr),
         "momentum": lambda: keras.optimizers.SGD(lr, momentum=0.9),
     }[spec["optimizer"]]()
+    # one-hot targets, so that label smoothing means the same as in the NumPy network
+    y = keras.utils.to_categorical(y, sizes[-1]).astype(np.float32)
     model.compile(
         optimizer=optimizer,
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        loss=keras.losses.CategoricalCrossentropy(
+            from_logits=True, label_smoothing=spec.get("label_smoothing", 0.0)
+        ),
         metrics=["accuracy"],  # the NumPy loop also counts training accuracy
         jit_compile=bool(spec.get("xla", False)),
     )
@@ -437,6 +571,29 @@ def worker_keras(spec):
     }
 
 
+def _keras_schedule(keras, spec, steps_per_epoch):
+    """The NumPy network's cosine schedule (numpy_net.cosine_schedule) as a Keras schedule."""
+    if spec.get("schedule", "constant") == "constant":
+        return spec["lr"]
+    from keras import ops
+
+    lr, epochs, warmup = spec["lr"], spec["epochs_max"], spec.get("warmup_epochs", 0)
+
+    class Cosine(keras.optimizers.schedules.LearningRateSchedule):
+        def __call__(self, step):
+            t = ops.cast(step, "float32") / steps_per_epoch  # epoch + fraction of the epoch
+            progress = ops.minimum(1.0, (t - warmup) / max(epochs - warmup, 1e-12))
+            cosine = 0.5 * lr * (1 + ops.cos(math.pi * progress))
+            if not warmup:
+                return cosine
+            return ops.where(t < warmup, lr * (t + 1e-3) / warmup, cosine)
+
+        def get_config(self):
+            return {}
+
+    return Cosine()
+
+
 def worker_profile(spec):
     """cProfile one NumPy training epoch: seconds per step in each function (self time)."""
     import cProfile
@@ -445,18 +602,35 @@ def worker_profile(spec):
     import from_scratch_numpy.numpy_net as nn
 
     x, y, _, _, _ = _load_data(spec)
-    net = nn.mlp(tuple(spec["sizes"]), dtype=np.dtype(spec["dtype"]), seed=spec["seed"])
+    net = _numpy_network(nn, spec)
     opt = _make_numpy_optimizer(nn, spec["optimizer"], spec["lr"])
+    sched = _numpy_schedule(nn, spec)
     # one warm-up epoch on a slice, so first-touch allocations are not profiled
     net.fit(
         x[:2048], y[:2048], optimizer=opt, epochs=1, batch_size=spec["batch_size"], progress=False
     )
     t0 = time.perf_counter()
-    net.fit(x, y, optimizer=opt, epochs=1, batch_size=spec["batch_size"], progress=False)
+    net.fit(
+        x,
+        y,
+        optimizer=opt,
+        epochs=1,
+        batch_size=spec["batch_size"],
+        lr_schedule=sched,
+        progress=False,
+    )
     plain = time.perf_counter() - t0
     prof = cProfile.Profile()
     prof.enable()
-    net.fit(x, y, optimizer=opt, epochs=1, batch_size=spec["batch_size"], progress=False)
+    net.fit(
+        x,
+        y,
+        optimizer=opt,
+        epochs=1,
+        batch_size=spec["batch_size"],
+        lr_schedule=sched,
+        progress=False,
+    )
     prof.disable()
     stats = pstats.Stats(prof).stats
     steps = -(-len(x) // spec["batch_size"])
@@ -612,47 +786,58 @@ def build_tables(res):
             }
         )
 
-    sizes = "-".join(map(str, cfg["sizes"]))
+    net = cfg["network"]
     reps = cfg["repeats"]
+    batch = net["batch_size"]
     row(
-        f"NumPy {sizes} {cfg['optimizer']} lr {cfg['lr']:g}",
+        "NumPy (from scratch)",
         res["summary"]["numpy"],
         limit,
-        "float32",
-        cfg["batch_size"],
-        f"median of {reps} (seeds {cfg['seeds']})",
+        net["dtype"],
+        batch,
+        f"median of {reps} runs (seeds {cfg['seeds']})",
     )
     if "keras" in res["summary"]:
         row(
-            f"Keras {sizes} {cfg['optimizer']} lr {cfg['lr']:g}",
+            "Keras, same network and settings",
             res["summary"]["keras"],
             limit,
-            "float32",
-            cfg["batch_size"],
-            f"median of {reps}; jit_compile=False; first epoch includes tracing",
+            net["dtype"],
+            batch,
+            f"median of {reps} runs; jit_compile=False; first epoch includes tracing",
         )
     if "keras_xla" in res["summary"]:
         row(
-            "Keras, XLA (jit_compile=True)",
+            "Keras with XLA (jit_compile=True)",
             res["summary"]["keras_xla"],
             limit,
-            "float32",
-            cfg["batch_size"],
+            net["dtype"],
+            batch,
             "separate row: 1 run, throughput only",
         )
+    if "numpy_1thread" in res["summary"]:
+        row(
+            "NumPy, 1 BLAS thread",
+            res["summary"]["numpy_1thread"],
+            res["matmul"]["float32_1thread"],
+            net["dtype"],
+            batch,
+            "separate row: 1 run, throughput only; % of the 1-thread matmul limit",
+        )
     row(
-        "NumPy original notebook 784-128-10 SGD lr 0.01",
+        "NumPy, original notebook: 784-128-10, SGD lr 0.01",
         res["summary"]["baseline"],
         base_limit,
         "float64",
         BASELINE["batch_size"],
-        "baseline: 1 epoch, no shuffling; % of float64 matmul limit",
+        "baseline: 1 epoch, no shuffling; % of the float64 matmul limit",
     )
 
     matmul_rows = []
     for key, lim in (
         ("float32", limit),
         ("baseline", base_limit),
+        ("float32_1thread", res["matmul"].get("float32_1thread")),
         ("float32_openblas_unset", res["matmul"].get("float32_openblas_unset")),
     ):
         if not lim:
@@ -660,6 +845,7 @@ def build_tables(res):
         label = {
             "float32": "network",
             "baseline": "baseline",
+            "float32_1thread": "network, 1 BLAS thread",
             "float32_openblas_unset": "network, OPENBLAS_CORETYPE/L2_SIZE unset",
         }[key]
         for p in lim["products"]:
@@ -747,6 +933,11 @@ def build_tables(res):
             "value": ", ".join(f"{k} {v}" for k, v in res["versions"].items()),
         },
         {"item": "data", "value": res["data_summary"]},
+        {
+            "item": "network and training settings (both frameworks)",
+            "value": f"{cfg['network_description']}; batch {batch}; {net['dtype']}; "
+            f"He-normal init; trained on {cfg['training_set']}; settings from: {cfg['network_source']}",
+        },
         {
             "item": "FLOPs counted per training sample",
             "value": (
@@ -869,17 +1060,27 @@ def parse_args(argv=None):
         "--repeats", type=int, default=None, help="repetitions (seeds 0..N-1); default 3, smoke 1"
     )
     p.add_argument(
-        "--epochs-max", type=int, default=None, help="epoch cap per run; default 30, smoke 2"
+        "--epochs-max",
+        type=int,
+        default=None,
+        help="epoch cap per run (and the cosine schedule's length); "
+        "default: the configuration's epochs, smoke 2",
     )
     p.add_argument("--target-accuracy", type=float, default=0.98)
     p.add_argument(
-        "--sizes",
-        default="784,512,10",
-        help="layer sizes of the improved network (default 784,512,10)",
+        "--config",
+        choices=("notebook", "simple"),
+        default="notebook",
+        help="notebook: the NumPy notebook's improved settings (read from the notebook); "
+        "simple: 784-512-10, Adam 1e-3, batch 128, no dropout. The options below override either.",
     )
-    p.add_argument("--optimizer", choices=("adam", "sgd", "momentum"), default="adam")
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--sizes", default=None, help="layer sizes, e.g. 784,512,10")
+    p.add_argument("--optimizer", choices=("adam", "sgd", "momentum"), default=None)
+    p.add_argument("--lr", type=float, default=None)
+    p.add_argument("--schedule", choices=("constant", "cosine"), default=None)
+    p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--dropout", type=float, default=None)
+    p.add_argument("--label-smoothing", type=float, default=None)
     p.add_argument(
         "--data-dir", default=None, help="MNIST folder (default: MNIST_DATA_DIR / cache)"
     )
@@ -888,7 +1089,13 @@ def parse_args(argv=None):
         "--xla",
         action=argparse.BooleanOptionalAction,
         default=None,
-        help="add a Keras jit_compile=True row (default: on, off in smoke)",
+        help="add a Keras jit_compile=True row, throughput only (default: on, off in smoke)",
+    )
+    p.add_argument(
+        "--one-thread-row",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="add a NumPy row with 1 BLAS thread, throughput only (default: on, off in smoke)",
     )
     p.add_argument(
         "--profile",
@@ -903,19 +1110,59 @@ def parse_args(argv=None):
     p.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
     p.add_argument("--spec", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    if args.worker:
+        return args
     smoke = args.smoke
-    args.repeats = args.repeats or (1 if smoke else 3)
-    args.epochs_max = args.epochs_max or (2 if smoke else 30)
-    args.xla = (not smoke) if args.xla is None else args.xla
-    args.matmul_trials = args.matmul_trials or (3 if smoke else 7)
+    if args.config == "notebook":
+        raw, args.config_source = notebook_after_config()
+    else:
+        raw, args.config_source = dict(SIMPLE), "benchmark's simple preset"
     try:
-        args.sizes = [int(s) for s in args.sizes.split(",")]
-    except ValueError:
-        p.error(f"--sizes must be comma-separated integers, got {args.sizes!r}")
-    if len(args.sizes) < 2 or args.sizes[0] != 784 or args.sizes[-1] != 10:
+        cfg = normalize_config(raw)
+    except (KeyError, TypeError, ValueError) as err:
+        cfg, args.config_source = (
+            normalize_config(NOTEBOOK_AFTER_FALLBACK),
+            f"built-in copy (notebook settings unusable: {err})",
+        )
+    if args.sizes is not None:
+        try:
+            cfg["sizes"] = [int(v) for v in args.sizes.split(",")]
+        except ValueError:
+            p.error(f"--sizes must be comma-separated integers, got {args.sizes!r}")
+    for key in ("optimizer", "lr", "schedule", "batch_size", "dropout", "label_smoothing"):
+        if getattr(args, key) is not None:
+            cfg[key] = getattr(args, key)
+    overridden = [
+        k
+        for k in (
+            "sizes",
+            "optimizer",
+            "lr",
+            "schedule",
+            "batch_size",
+            "dropout",
+            "label_smoothing",
+        )
+        if getattr(args, k) is not None
+    ]
+    if overridden:
+        args.config_source += f", overridden: {', '.join(overridden)}"
+    sizes = cfg["sizes"]
+    if len(sizes) < 2 or sizes[0] != 784 or sizes[-1] != 10 or min(sizes) < 1:
         p.error("--sizes must start with 784 and end with 10, e.g. 784,512,10")
-    if args.repeats < 1 or args.epochs_max < 1 or args.batch_size < 1 or not args.lr > 0:
+    args.repeats = args.repeats if args.repeats is not None else (1 if smoke else 3)
+    args.epochs_max = (
+        args.epochs_max if args.epochs_max is not None else (2 if smoke else cfg["epochs"])
+    )
+    if args.repeats < 1 or args.epochs_max < 1 or cfg["batch_size"] < 1 or not cfg["lr"] > 0:
         p.error("--repeats, --epochs-max, --batch-size and --lr must be positive")
+    if not 0 <= cfg["dropout"] < 1 or not 0 <= cfg["label_smoothing"] < 1:
+        p.error("--dropout and --label-smoothing must be in [0, 1)")
+    cfg["epochs"] = args.epochs_max  # the cosine schedule runs over the epochs actually allowed
+    args.cfg = cfg
+    args.xla = (not smoke) if args.xla is None else args.xla
+    args.one_thread_row = (not smoke) if args.one_thread_row is None else args.one_thread_row
+    args.matmul_trials = args.matmul_trials or (3 if smoke else 7)
     return args
 
 
@@ -947,22 +1194,14 @@ def main(argv=None):
     seeds = list(range(args.repeats))
     subset = {"n_train": 1000, "n_test": 500} if smoke else {}
     common_spec = {"data_dir": args.data_dir, "target": args.target_accuracy, **subset}
-    improved = {
-        "sizes": args.sizes,
-        "dtype": "float32",
-        "batch_size": args.batch_size,
-        "optimizer": args.optimizer,
-        "lr": args.lr,
-        "init": "he",
-        "epochs_max": args.epochs_max,
-        **common_spec,
-    }
+    cfg = args.cfg
+    improved = {**cfg, "init": "he", "epochs_max": args.epochs_max, **common_spec}
     _log(f"benchmark: load average {load_start[0]:.2f}; {'smoke' if smoke else 'full'} run")
 
     # 1. The machine's limit (in this process: NumPy only, no TensorFlow here).
     _log("matmul limit ...")
     matmul = {
-        "float32": matmul_limit(args.sizes, args.batch_size, "float32", args.matmul_trials),
+        "float32": matmul_limit(cfg["sizes"], cfg["batch_size"], cfg["dtype"], args.matmul_trials),
         "baseline": matmul_limit(
             BASELINE["sizes"], BASELINE["batch_size"], BASELINE["dtype"], args.matmul_trials
         ),
@@ -973,9 +1212,9 @@ def main(argv=None):
         matmul["float32_openblas_unset"] = run_worker(
             "matmul",
             {
-                "sizes": args.sizes,
-                "batch_size": args.batch_size,
-                "dtype": "float32",
+                "sizes": cfg["sizes"],
+                "batch_size": cfg["batch_size"],
+                "dtype": cfg["dtype"],
                 "trials": args.matmul_trials,
             },
             env=env,
@@ -1004,6 +1243,30 @@ def main(argv=None):
                 },
             )
         )
+    if args.one_thread_row:
+        _log("NumPy with 1 BLAS thread ...")
+        runs["numpy_1thread"] = [
+            run_worker(
+                "numpy",
+                {
+                    **improved,
+                    "seed": 0,
+                    "blas_threads": 1,
+                    "epochs_max": min(2, args.epochs_max),
+                    "stop_at_target": False,
+                },
+            )
+        ]
+        matmul["float32_1thread"] = run_worker(
+            "matmul",
+            {
+                "sizes": cfg["sizes"],
+                "batch_size": cfg["batch_size"],
+                "dtype": cfg["dtype"],
+                "trials": args.matmul_trials,
+                "blas_threads": 1,
+            },
+        )
     # 4. The original notebook's configuration: one epoch for its throughput.
     _log("baseline (original notebook) ...")
     runs["baseline"].append(
@@ -1019,7 +1282,7 @@ def main(argv=None):
     if runs["keras"]:
         keras_info = runs["keras"][0]
 
-    flops = flops_per_sample(args.sizes)
+    flops = flops_per_sample(cfg["sizes"])
     summary = {
         "numpy": summarize_runs(runs["numpy"], flops["train"]),
         "baseline": summarize_runs(runs["baseline"], flops_per_sample(BASELINE["sizes"])["train"]),
@@ -1030,6 +1293,10 @@ def main(argv=None):
         summary["keras_xla"] = summarize_runs(runs["keras_xla"], flops["train"])
         summary["keras_xla"]["seconds_to_target"] = None  # throughput-only row
         summary["keras_xla"]["epochs_to_target"] = None
+    if runs.get("numpy_1thread"):
+        summary["numpy_1thread"] = summarize_runs(runs["numpy_1thread"], flops["train"])
+        summary["numpy_1thread"]["seconds_to_target"] = None  # throughput-only row
+        summary["numpy_1thread"]["epochs_to_target"] = None
 
     # 5. Memory: the NumPy runs' own peaks (each was a fresh process).
     n_train = runs["numpy"][0]["n_train"]
@@ -1059,14 +1326,15 @@ def main(argv=None):
             "seeds": seeds,
             "epochs_max": args.epochs_max,
             "target_accuracy": args.target_accuracy,
-            "sizes": args.sizes,
-            "optimizer": args.optimizer,
-            "lr": args.lr,
-            "batch_size": args.batch_size,
+            "network": cfg,
+            "network_source": args.config_source,
+            "network_description": describe_config(cfg),
+            "training_set": "the full training set (no validation split, no early stopping)",
             "init": "He normal (std sqrt(2/n_in)); Keras: VarianceScaling(2, fan_in, untruncated_normal)",
             "adam_epsilon": 1e-8,
             "baseline": BASELINE,
             "xla_row": bool(args.xla and not args.no_keras),
+            "one_thread_row": bool(args.one_thread_row),
             **subset,
         },
         "machine": {
