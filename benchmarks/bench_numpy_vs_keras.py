@@ -53,19 +53,18 @@ BASELINE = {
     "init": "small_normal",
     "shuffle": False,
 }
-NOTEBOOK = REPO_ROOT / "from_scratch_numpy" / "basic_algorithm_numpy.ipynb"
-# A copy of the notebook's improved ("AFTER") settings, used only when the notebook cannot be read.
+# A copy of numpy_net.IMPROVED (the notebook's improved settings), used only if it cannot be imported.
 NOTEBOOK_AFTER_FALLBACK = {
     "sizes": (784, 512, 512, 10),
     "dropout": 0.3,
     "label_smoothing": 0.1,
     "weight_decay": 0.0,
     "optimizer": "Adam",
-    "lr": 2e-3,
+    "lr": 1e-3,
     "warmup_epochs": 1,
     "schedule": "cosine",
-    "batch_size": 256,
-    "epochs": 12,
+    "batch_size": 128,
+    "epochs": 15,
     "dtype": "float32",
 }
 SIMPLE = {
@@ -293,35 +292,40 @@ def _cpu_seconds():
     return t.user + t.system
 
 
-def notebook_after_config(path=NOTEBOOK):
-    """The improved settings the NumPy notebook trains with (its ``AFTER = dict(...)``, full mode).
+def improved_config():
+    """The NumPy notebook's improved settings: ``numpy_net.IMPROVED``, trained as ``train_improved``.
 
-    Read from the notebook itself, so the benchmark follows the notebook when its settings change;
-    returns (settings, where they came from). Falls back to a built-in copy if it cannot be read.
+    ``train_improved`` always uses Adam with a linear warm-up and cosine decay over the run's
+    epochs (warm-up at most half of them); returns (settings, where they came from). Falls back
+    to a built-in copy if numpy_net has no IMPROVED recipe.
     """
-    import ast
-
     try:
-        cells = json.loads(Path(path).read_text(encoding="utf-8"))["cells"]
-        for cell in cells:
-            if cell.get("cell_type") != "code":
-                continue
-            src = "".join(cell["source"])
-            if "AFTER" not in src:
-                continue
-            for node in ast.parse(src).body:
-                if isinstance(node, ast.Assign) and [
-                    getattr(t, "id", None) for t in node.targets
-                ] == ["AFTER"]:
-                    expr = ast.Expression(node.value)
-                    value = eval(  # noqa: S307 - a dict of literals; only dict() and SMOKE in scope
-                        compile(expr, str(path), "eval"),
-                        {"__builtins__": {}, "dict": dict, "SMOKE": False},
-                    )
-                    return dict(value), f"{Path(path).name} (AFTER, full mode)"
-        raise ValueError("no `AFTER = dict(...)` assignment found")
-    except Exception as err:  # noqa: BLE001 - any failure means: use the built-in copy
-        return dict(NOTEBOOK_AFTER_FALLBACK), f"built-in copy (notebook not read: {err})"
+        import from_scratch_numpy.numpy_net as nn
+
+        raw = dict(nn.IMPROVED)
+        raw.setdefault("schedule", "cosine")
+        return raw, "from_scratch_numpy.numpy_net.IMPROVED (as train_improved trains it)"
+    except (ImportError, AttributeError) as err:
+        return dict(NOTEBOOK_AFTER_FALLBACK), f"built-in copy (numpy_net.IMPROVED not found: {err})"
+
+
+def baseline_config():
+    """The original notebook's settings: ``numpy_net.ORIGINAL`` if present, else the built-in copy."""
+    try:
+        import from_scratch_numpy.numpy_net as nn
+
+        raw = dict(nn.ORIGINAL)
+        return {
+            "sizes": [int(v) for v in raw["sizes"]],
+            "dtype": str(raw["dtype"]),
+            "batch_size": int(raw["batch_size"]),
+            "optimizer": str(raw["optimizer"]).lower(),
+            "lr": float(raw["lr"]),
+            "init": raw.get("init", "small_normal"),
+            "shuffle": bool(raw.get("shuffle", False)),
+        }
+    except (ImportError, AttributeError, KeyError):
+        return dict(BASELINE)
 
 
 def normalize_config(raw):
@@ -336,6 +340,7 @@ def normalize_config(raw):
         "lr": float(raw["lr"]),
         "schedule": str(raw.get("schedule", "constant")).lower(),
         "warmup_epochs": float(raw.get("warmup_epochs", 0) or 0),
+        "shuffle": bool(raw.get("shuffle", True)),
         "batch_size": int(raw["batch_size"]),
         "epochs": int(raw.get("epochs", 10)),
         "dtype": str(raw.get("dtype", "float32")),
@@ -824,13 +829,16 @@ def build_tables(res):
             batch,
             "separate row: 1 run, throughput only; % of the 1-thread matmul limit",
         )
+    b = cfg["baseline"]
     row(
-        "NumPy, original notebook: 784-128-10, SGD lr 0.01",
+        f"NumPy, original notebook: {'-'.join(map(str, b['sizes']))}, {b['optimizer'].upper()} "
+        f"lr {b['lr']:g}",
         res["summary"]["baseline"],
         base_limit,
-        "float64",
-        BASELINE["batch_size"],
-        "baseline: 1 epoch, no shuffling; % of the float64 matmul limit",
+        b["dtype"],
+        b["batch_size"],
+        f"baseline: 1 epoch, {'no ' if not b['shuffle'] else ''}shuffling; "
+        f"% of the {b['dtype']} matmul limit",
     )
 
     matmul_rows = []
@@ -1071,7 +1079,7 @@ def parse_args(argv=None):
         "--config",
         choices=("notebook", "simple"),
         default="notebook",
-        help="notebook: the NumPy notebook's improved settings (read from the notebook); "
+        help="notebook: the NumPy notebook's improved settings (numpy_net.IMPROVED); "
         "simple: 784-512-10, Adam 1e-3, batch 128, no dropout. The options below override either.",
     )
     p.add_argument("--sizes", default=None, help="layer sizes, e.g. 784,512,10")
@@ -1114,7 +1122,7 @@ def parse_args(argv=None):
         return args
     smoke = args.smoke
     if args.config == "notebook":
-        raw, args.config_source = notebook_after_config()
+        raw, args.config_source = improved_config()
     else:
         raw, args.config_source = dict(SIMPLE), "benchmark's simple preset"
     try:
@@ -1159,6 +1167,7 @@ def parse_args(argv=None):
     if not 0 <= cfg["dropout"] < 1 or not 0 <= cfg["label_smoothing"] < 1:
         p.error("--dropout and --label-smoothing must be in [0, 1)")
     cfg["epochs"] = args.epochs_max  # the cosine schedule runs over the epochs actually allowed
+    cfg["warmup_epochs"] = min(cfg["warmup_epochs"], args.epochs_max / 2)  # as train_improved
     args.cfg = cfg
     args.xla = (not smoke) if args.xla is None else args.xla
     args.one_thread_row = (not smoke) if args.one_thread_row is None else args.one_thread_row
@@ -1195,6 +1204,7 @@ def main(argv=None):
     subset = {"n_train": 1000, "n_test": 500} if smoke else {}
     common_spec = {"data_dir": args.data_dir, "target": args.target_accuracy, **subset}
     cfg = args.cfg
+    base = baseline_config()
     improved = {**cfg, "init": "he", "epochs_max": args.epochs_max, **common_spec}
     _log(f"benchmark: load average {load_start[0]:.2f}; {'smoke' if smoke else 'full'} run")
 
@@ -1203,7 +1213,7 @@ def main(argv=None):
     matmul = {
         "float32": matmul_limit(cfg["sizes"], cfg["batch_size"], cfg["dtype"], args.matmul_trials),
         "baseline": matmul_limit(
-            BASELINE["sizes"], BASELINE["batch_size"], BASELINE["dtype"], args.matmul_trials
+            base["sizes"], base["batch_size"], base["dtype"], args.matmul_trials
         ),
     }
     blas = blas_info()
@@ -1272,7 +1282,7 @@ def main(argv=None):
     runs["baseline"].append(
         run_worker(
             "numpy",
-            {**BASELINE, **common_spec, "epochs_max": 1, "seed": 0, "stop_at_target": False},
+            {**base, **common_spec, "epochs_max": 1, "seed": 0, "stop_at_target": False},
         )
     )
     profile = None
@@ -1285,7 +1295,7 @@ def main(argv=None):
     flops = flops_per_sample(cfg["sizes"])
     summary = {
         "numpy": summarize_runs(runs["numpy"], flops["train"]),
-        "baseline": summarize_runs(runs["baseline"], flops_per_sample(BASELINE["sizes"])["train"]),
+        "baseline": summarize_runs(runs["baseline"], flops_per_sample(base["sizes"])["train"]),
     }
     if runs["keras"]:
         summary["keras"] = summarize_runs(runs["keras"], flops["train"])
@@ -1332,7 +1342,7 @@ def main(argv=None):
             "training_set": "the full training set (no validation split, no early stopping)",
             "init": "He normal (std sqrt(2/n_in)); Keras: VarianceScaling(2, fan_in, untruncated_normal)",
             "adam_epsilon": 1e-8,
-            "baseline": BASELINE,
+            "baseline": base,
             "xla_row": bool(args.xla and not args.no_keras),
             "one_thread_row": bool(args.one_thread_row),
             **subset,

@@ -72,13 +72,20 @@ def test_smoke_run_prints_and_writes_the_tables(bench, monkeypatch, capsys):
     assert (results_dir() / "benchmark.md").read_text().strip() == out.strip()
     tables = record["metrics"]["tables"]
     runs = [row["run"] for row in tables[bench.TABLE_THROUGHPUT]]
-    assert runs[0].startswith("NumPy 784-512-10 adam")
-    assert runs[-1].startswith("NumPy original notebook")
-    assert any(r.startswith("Keras") for r in runs) == HAS_TF
+    assert runs[0] == "NumPy (from scratch)"
+    assert runs[-1].startswith("NumPy, original notebook: 784-128-10")
+    assert ("Keras, same network and settings" in runs) == HAS_TF
+    assert "jit_compile=True" not in out  # no XLA row with --no-xla
     assert [t["result"] in ("PASS", "FAIL") for t in tables[bench.TABLE_TARGETS]] == [True] * (
         3 if HAS_TF else 2
     )
     assert record["config"]["mode"] == "smoke"
+    # the benchmark trains the notebook's improved settings (numpy_net.IMPROVED)
+    from from_scratch_numpy import numpy_net
+
+    assert record["config"]["network"]["sizes"] == list(numpy_net.IMPROVED["sizes"])
+    assert record["config"]["network"]["batch_size"] == numpy_net.IMPROVED["batch_size"]
+    assert record["config"]["network_source"].startswith("from_scratch_numpy.numpy_net.IMPROVED")
 
     summary = res["summary"]
     for name in ("numpy", "baseline") + (("keras",) if HAS_TF else ()):
