@@ -39,6 +39,7 @@ __all__ = [
     "hard_vote",
     "make_hypermodel",
     "make_optimizer",
+    "make_random_search",
     "make_schedule",
     "predict_proba",
     "soft_vote",
@@ -416,28 +417,34 @@ def _augmented_input(augment: bool, augmentation: keras.Layer | None):
     return inputs, x
 
 
+def _pool(x, name: str):
+    # "same" padding: 28 -> 14 -> 7 -> 4, no row or column dropped at odd sizes.
+    return layers.MaxPooling2D(padding="same", name=name)(x)
+
+
 def build_cnn(
-    filters: Sequence[int] = (32, 64),
+    filters: Sequence[int] = (16, 32, 64),
     *,
-    convs_per_block: int = 2,
+    convs_per_block: int | Sequence[int] = (1, 2, 2),
     dense: int = 128,
-    dropout: float = 0.25,
-    dense_dropout: float = 0.4,
+    dropout: float = 0.1,
+    dense_dropout: float = 0.3,
     augment: bool = True,
     augmentation: keras.Layer | None = None,
     name: str = "cnn",
 ) -> keras.Model:
-    """A VGG-style CNN: blocks of ``[Conv3x3 -> BN -> ReLU] x convs_per_block -> MaxPool -> Dropout``.
+    """A VGG-style CNN: blocks of ``[Conv3x3 -> BN -> ReLU] x n -> MaxPool -> Dropout``.
 
-    Then ``Flatten -> Dense -> BN -> ReLU -> Dropout -> Dense(10)``. With the default two blocks
-    the feature maps go 28x28 -> 14x14 -> 7x7.
+    Then ``Flatten -> Dense -> BN -> ReLU -> Dropout -> Dense(10)``. With the default three
+    blocks the feature maps go 28x28 -> 14x14 -> 7x7 -> 4x4; the first block has a single
+    convolution, so little work is done at full resolution (the expensive part on a CPU).
 
     Parameters
     ----------
     filters : sequence of int
         Channels of each block (one block per entry).
-    convs_per_block : int
-        Convolutions per block.
+    convs_per_block : int or sequence of int
+        Convolutions per block (one number for all blocks, or one per block).
     dense : int
         Width of the hidden dense layer.
     dropout : float
@@ -457,15 +464,22 @@ def build_cnn(
         Uncompiled; outputs 10 logits.
     """
     widths = _check_widths(filters, "filters")
-    convs_per_block = _check_positive_int(convs_per_block, "convs_per_block")
+    if isinstance(convs_per_block, (int, np.integer)) and not isinstance(convs_per_block, bool):
+        convs = (_check_positive_int(convs_per_block, "convs_per_block"),) * len(widths)
+    else:
+        convs = _check_widths(convs_per_block, "convs_per_block")
+        if len(convs) != len(widths):
+            raise ValueError(
+                f"convs_per_block must be one number or {len(widths)} numbers, got {len(convs)}"
+            )
     dense = _check_positive_int(dense, "dense")
     dropout = _check_rate(dropout, "dropout")
     dense_dropout = _check_rate(dense_dropout, "dense_dropout")
     inputs, x = _augmented_input(augment, augmentation)
-    for b, width in enumerate(widths, start=1):
-        for c in range(1, convs_per_block + 1):
+    for b, (width, n_conv) in enumerate(zip(widths, convs, strict=True), start=1):
+        for c in range(1, n_conv + 1):
             x = _conv_bn_relu(x, width, f"b{b}c{c}")
-        x = layers.MaxPooling2D(name=f"b{b}_pool")(x)
+        x = _pool(x, f"b{b}_pool")
         if dropout > 0:
             x = layers.Dropout(dropout, name=f"b{b}_dropout")(x)
     return keras.Model(inputs, _head(x, dense, dense_dropout), name=name)
@@ -485,27 +499,31 @@ def _residual_block(x, filters: int, name: str):
 
 
 def build_residual_cnn(
-    filters: Sequence[int] = (32, 64),
+    filters: Sequence[int] = (16, 32, 64),
     *,
     blocks_per_stage: int = 1,
     dense: int = 128,
-    dropout: float = 0.25,
-    dense_dropout: float = 0.4,
+    dropout: float = 0.1,
+    dense_dropout: float = 0.3,
     augment: bool = True,
     augmentation: keras.Layer | None = None,
     name: str = "residual_cnn",
 ) -> keras.Model:
-    """A small ResNet: a stem convolution, then per stage residual blocks, MaxPool and Dropout.
+    """A small ResNet: a stem convolution, then stages of residual blocks, each stage pooled.
 
-    Each residual block computes :math:`y = \\mathrm{ReLU}(x + F(x))` with
+    ``filters[0]`` is the stem (one ``Conv3x3 -> BN -> ReLU``, MaxPool, Dropout); each further
+    entry is a stage of ``blocks_per_stage`` residual blocks followed by MaxPool and Dropout. A
+    residual block computes :math:`y = \\mathrm{ReLU}(x + F(x))` with
     :math:`F = \\mathrm{BN}\\circ\\mathrm{Conv}\\circ\\mathrm{ReLU}\\circ\\mathrm{BN}\\circ\\mathrm{Conv}`
-    (an ``Add`` layer; a 1x1 convolution projects ``x`` when the channel count changes). The head
-    is the same as :func:`build_cnn`'s, so the two differ only by the skip connections.
+    (an ``Add`` layer; a 1x1 convolution projects ``x`` when the channel count changes).
+
+    With the defaults it has exactly the 3x3 convolutions of :func:`build_cnn`'s defaults (16;
+    32, 32; 64, 64 channels) and the same head: the two differ only by the skip connections.
 
     Parameters
     ----------
     filters : sequence of int
-        Channels of each stage; the stem has ``filters[0]`` channels.
+        Channels of the stem, then of each stage (at least two entries).
     blocks_per_stage : int
         Residual blocks per stage.
     dense, dropout, dense_dropout, augment, augmentation, name
@@ -517,16 +535,20 @@ def build_residual_cnn(
         Uncompiled; outputs 10 logits.
     """
     widths = _check_widths(filters, "filters")
+    if len(widths) < 2:
+        raise ValueError(f"filters needs a stem and at least one stage, got {widths}")
     blocks_per_stage = _check_positive_int(blocks_per_stage, "blocks_per_stage")
     dense = _check_positive_int(dense, "dense")
     dropout = _check_rate(dropout, "dropout")
     dense_dropout = _check_rate(dense_dropout, "dense_dropout")
     inputs, x = _augmented_input(augment, augmentation)
-    x = _conv_bn_relu(x, widths[0], "stem")
-    for s, width in enumerate(widths, start=1):
-        for b in range(1, blocks_per_stage + 1):
-            x = _residual_block(x, width, f"s{s}b{b}")
-        x = layers.MaxPooling2D(name=f"s{s}_pool")(x)
+    for s, width in enumerate(widths):
+        if s == 0:
+            x = _conv_bn_relu(x, width, "stem")
+        else:
+            for b in range(1, blocks_per_stage + 1):
+                x = _residual_block(x, width, f"s{s}b{b}")
+        x = _pool(x, f"s{s}_pool")
         if dropout > 0:
             x = layers.Dropout(dropout, name=f"s{s}_dropout")(x)
     return keras.Model(inputs, _head(x, dense, dense_dropout), name=name)
@@ -575,6 +597,42 @@ def make_hypermodel(
         return compile_model(model, optimizer_name, lr)
 
     return build
+
+
+def make_random_search(
+    hypermodel: Callable[[Any], keras.Model],
+    *,
+    directory: str,
+    project_name: str,
+    max_trials: int,
+    seed: int = 0,
+    objective: str = "val_accuracy",
+):
+    """A ``keras_tuner.RandomSearch`` that does not need TensorBoard installed.
+
+    keras-tuner 1.4 imports ``tensorboard`` in every trial with the TensorFlow backend, even when
+    no ``TensorBoard`` callback is used, and TensorFlow >= 2.20 no longer installs it. This
+    subclass only does that TensorBoard set-up when such a callback is actually passed.
+    ``overwrite=True``: each run starts a fresh search in ``directory/project_name``.
+    """
+    import keras_tuner as kt
+
+    max_trials = _check_positive_int(max_trials, "max_trials")
+
+    class RandomSearch(kt.RandomSearch):
+        def _configure_tensorboard_dir(self, callbacks, trial, execution=0):
+            if any(type(cb).__name__ == "TensorBoard" for cb in callbacks):
+                super()._configure_tensorboard_dir(callbacks, trial, execution)
+
+    return RandomSearch(
+        hypermodel,
+        objective=objective,
+        max_trials=max_trials,
+        seed=seed,
+        directory=str(directory),
+        project_name=project_name,
+        overwrite=True,
+    )
 
 
 # ----------------------------------------------------------------------------- ensembles

@@ -134,7 +134,10 @@ def test_compile_rejects_bad_settings(kwargs, match):
         (km.build_cnn, {"filters": (16, 0)}, "filters"),
         (km.build_cnn, {"dense": -1}, "dense"),
         (km.build_cnn, {"dropout": 1.5}, "dropout"),
+        (km.build_cnn, {"filters": (8, 16), "convs_per_block": (1, 2, 2)}, "convs_per_block"),
+        (km.build_cnn, {"convs_per_block": 0}, "convs_per_block"),
         (km.build_residual_cnn, {"blocks_per_stage": 0}, "blocks_per_stage"),
+        (km.build_residual_cnn, {"filters": (16,)}, "stem"),
         (km.build_residual_cnn, {"dense_dropout": 1.0}, "dense_dropout"),
         (km.build_augmentation, {"shift": 1.0}, "shift"),
         (km.build_augmentation, {"rotation_degrees": 200}, "rotation"),
@@ -150,7 +153,8 @@ def test_builders_reject_bad_hyperparameters(builder, kwargs, match):
 
 # ----------------------------------------------------------------------------- CNNs
 def test_cnn_layers_and_shape():
-    model = km.build_cnn((8, 16), dense=32)
+    model = km.build_cnn((8, 16), convs_per_block=(1, 2), dense=32)
+    assert sum(isinstance(la, layers.Conv2D) for la in model.layers) == 3
     types = _layer_types(model)
     for t in (layers.Conv2D, layers.BatchNormalization, layers.MaxPooling2D, layers.Dropout):
         assert t in types, t
@@ -159,11 +163,12 @@ def test_cnn_layers_and_shape():
     assert aug_types == [layers.RandomRotation, layers.RandomTranslation, layers.RandomZoom]
     assert model.output_shape == (None, 10)
     assert model(_images(), training=False).shape == (4, 10)
-    assert "augmentation" not in [la.name for la in km.build_cnn((8,), augment=False).layers]
+    no_aug = km.build_cnn((8,), convs_per_block=1, augment=False)
+    assert "augmentation" not in [la.name for la in no_aug.layers]
 
 
 def test_augmentation_only_in_training():
-    model = km.build_cnn((4,), dense=8, dropout=0.0, dense_dropout=0.0)
+    model = km.build_cnn((4,), convs_per_block=1, dense=8, dropout=0.0, dense_dropout=0.0)
     x = _images(8)
     a = np.asarray(model(x, training=False))
     b = np.asarray(model(x, training=False))
@@ -174,18 +179,34 @@ def test_augmentation_only_in_training():
 
 
 def test_residual_cnn_has_skip_connections():
-    model = km.build_residual_cnn((8, 16), dense=16)
+    model = km.build_residual_cnn((4, 8, 16), dense=16)
     adds = [layer for layer in model.layers if isinstance(layer, layers.Add)]
     assert len(adds) == 2
-    assert any(layer.name.endswith("_proj") for layer in model.layers)  # 8 -> 16 channels
+    assert sum(layer.name.endswith("_proj") for layer in model.layers) == 2  # 4->8, 8->16
     assert model.output_shape == (None, 10)
     assert model(_images(), training=False).shape == (4, 10)
-    deeper = km.build_residual_cnn((8,), blocks_per_stage=2, augment=False)
+    deeper = km.build_residual_cnn((8, 8), blocks_per_stage=2, augment=False)
     assert sum(isinstance(la, layers.Add) for la in deeper.layers) == 2
+    assert not any(layer.name.endswith("_proj") for layer in deeper.layers)  # 8 -> 8
+
+
+def test_residual_and_plain_cnn_share_their_convolutions():
+    """Same 3x3 convolutions and head by default: the only difference is the skip connections."""
+
+    def conv3(m):
+        return [
+            la.filters
+            for la in m.layers
+            if isinstance(la, layers.Conv2D) and la.kernel_size == (3, 3)
+        ]
+
+    plain, res = km.build_cnn(), km.build_residual_cnn()
+    assert conv3(plain) == conv3(res) == [16, 32, 32, 64, 64]
+    assert plain.get_layer("dense").units == res.get_layer("dense").units
 
 
 def test_cnn_trains_one_step():
-    model = km.compile_model(km.build_cnn((4,), dense=8), "adam", 1e-3)
+    model = km.compile_model(km.build_cnn((4,), convs_per_block=1, dense=8), "adam", 1e-3)
     x, y = _images(16), np.arange(16) % 10
     hist = model.fit(x, y, batch_size=8, epochs=1, verbose=0)
     assert np.isfinite(hist.history["loss"][0])
@@ -196,7 +217,7 @@ def test_builds_under_distribution_strategy_scope():
     strategies = [tf.distribute.get_strategy(), tf.distribute.OneDeviceStrategy("/cpu:0")]
     for strategy in strategies:
         with strategy.scope():
-            model = km.compile_model(km.build_residual_cnn((4,), dense=8), "adam", 1e-3)
+            model = km.compile_model(km.build_residual_cnn((4, 8), dense=8), "adam", 1e-3)
         for var in model.trainable_variables[:2]:
             assert var.value.device.endswith("CPU:0") or var.value.device == ""
         x, y = _images(8), np.arange(8) % 10
@@ -217,6 +238,23 @@ def test_hypermodel_builds_compiled_model():
 
 
 # ----------------------------------------------------------------------------- ensembles
+def test_random_search_runs_without_tensorboard(tmp_path):
+    pytest.importorskip("keras_tuner")
+    tuner = km.make_random_search(
+        km.make_hypermodel(units=(8, 16)), directory=tmp_path, project_name="t", max_trials=2
+    )
+    x, y = _images(20), np.arange(20) % 10
+    tuner.search(x, y, validation_data=(x, y), epochs=1, batch_size=10, verbose=0)
+    trials = list(tuner.oracle.trials.values())
+    assert len(trials) == 2
+    assert all(t.score is not None for t in trials)
+    assert (tmp_path / "t").is_dir()
+    with pytest.raises(ValueError, match="max_trials"):
+        km.make_random_search(
+            km.make_hypermodel(), directory=tmp_path, project_name="u", max_trials=0
+        )
+
+
 def test_predict_proba_is_softmax_of_logits():
     model = km.build_mlp(8)
     x = _images(5)
