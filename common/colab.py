@@ -1,0 +1,107 @@
+"""Google Colab: the repository address (kept here only), the badges and the bootstrap cell.
+
+A fork changes ``REPO`` below and runs ``python -m common.colab``: that rewrites the "Open in Colab"
+badges (README and notebooks) and each notebook's first code cell, the bootstrap that installs this
+repository's package on Colab. ``tests/test_colab.py`` fails when they are out of sync.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+
+__all__ = ["REPO", "BRANCH", "NOTEBOOKS", "colab_url", "badge", "bootstrap_source", "sync"]
+
+REPO = "OguzBerkAydin/mnist_derin_ogrenme"
+BRANCH = "main"
+
+NOTEBOOKS = {
+    "from_scratch_numpy/basic_algorithm_numpy.ipynb": "",  # pip extras the notebook needs on Colab
+    "advance_pipeline_tensorflow/advanced_algorithm_keras_pipeline.ipynb": "[tf]",
+}
+BOOTSTRAP_TAG = "colab-bootstrap"
+_BADGE_RE = re.compile(r"\[!\[Open In Colab\]\([^)]*\)\]\([^)]*\)")
+
+
+def colab_url(notebook: str, repo: str = REPO, branch: str = BRANCH) -> str:
+    """The address that opens ``notebook`` (a path inside the repository) in Colab."""
+    return f"https://colab.research.google.com/github/{repo}/blob/{branch}/{notebook}"
+
+
+def badge(notebook: str, repo: str = REPO, branch: str = BRANCH) -> str:
+    """Markdown for an "Open in Colab" badge pointing at ``notebook``."""
+    return f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({colab_url(notebook, repo, branch)})"
+
+
+def bootstrap_source(extras: str = "", repo: str = REPO) -> str:
+    """The first code cell of each notebook: on Colab, install this repository (non-editable)."""
+    return f"""# Colab bootstrap. On Google Colab, install this repository's package (`common` and the lesson
+# code) from GitHub; a plain, non-editable install, which Colab picks up without a restart.
+# Locally this cell does nothing: `make test` / `make reproduce` have installed everything.
+import subprocess
+import sys
+
+REPO_URL = "https://github.com/{repo}"
+IN_COLAB = "google.colab" in sys.modules
+if IN_COLAB:
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", f"mnist-derin-ogrenme{extras} @ git+{{REPO_URL}}"],
+        check=True,
+    )"""
+
+
+def _sync_notebook(path: Path, notebook: str, extras: str, repo: str) -> bool:
+    """Badge in the first markdown cell, bootstrap in the first code cell; True if changed."""
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    changed = False
+    code_cells = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    tagged = [c for c in code_cells if BOOTSTRAP_TAG in c.get("metadata", {}).get("tags", [])]
+    cell = tagged[0] if tagged else code_cells[0]
+    src = bootstrap_source(extras, repo)
+    if "".join(cell["source"]) != src:
+        cell["source"] = src.splitlines(keepends=True)
+        changed = True
+    tags = cell.setdefault("metadata", {}).setdefault("tags", [])
+    if BOOTSTRAP_TAG not in tags:
+        tags.append(BOOTSTRAP_TAG)
+        changed = True
+    first_md = next(c for c in nb["cells"] if c["cell_type"] == "markdown")
+    text = "".join(first_md["source"])
+    new = (
+        _BADGE_RE.sub(badge(notebook, repo), text)
+        if _BADGE_RE.search(text)
+        else badge(notebook, repo) + "\n\n" + text
+    )
+    if new != text:
+        first_md["source"] = new.splitlines(keepends=True)
+        changed = True
+    if changed:
+        path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    return changed
+
+
+def sync(root: Path, repo: str = REPO) -> list[Path]:
+    """Rewrite badges and bootstrap cells under ``root`` to point at ``repo``; return changed files."""
+    changed = []
+    for rel, extras in NOTEBOOKS.items():
+        path = root / rel
+        if path.is_file() and _sync_notebook(path, rel, extras, repo):
+            changed.append(path)
+    for readme in sorted(root.glob("README*.md")):
+        text = readme.read_text(encoding="utf-8")
+        new = text
+        for rel in NOTEBOOKS:
+            pattern = re.compile(r"\[!\[Open In Colab\]\([^)]*\)\]\([^)]*" + re.escape(rel) + r"\)")
+            new = pattern.sub(badge(rel, repo), new)
+        if new != text:
+            readme.write_text(new, encoding="utf-8")
+            changed.append(readme)
+    return changed
+
+
+if __name__ == "__main__":
+    root = Path(sys.argv[1]) if len(sys.argv) > 1 else Path.cwd()
+    for p in sync(root):
+        print("updated", p)
