@@ -52,6 +52,12 @@ class TrainingDivergedError(RuntimeError):
     """Raised when the training loss becomes NaN or infinite."""
 
 
+# Adam works through its arrays in blocks of this many numbers (256 KB of float32), so the ten
+# operations of one update run on data that is still in the CPU cache: for layers of a few MB this
+# is several times faster than ten passes over whole arrays, each read from main memory.
+BLOCK = 1 << 16
+
+
 def _check_positive(name, value, kind=(int, np.integer)):
     """Raise a ValueError unless ``value`` is a positive number of the given kind."""
     if isinstance(value, bool) or not isinstance(value, kind) or not value > 0:
@@ -127,7 +133,7 @@ class ReLU:
     grads: dict = {}
 
     def forward(self, z, training=False):
-        """a = max(z, 0), computed in place (z is not needed again)."""
+        """a = max(z, 0), in place: z is the fresh output of the Dense layer before, not needed again."""
         self.a = np.maximum(z, 0, out=z)
         return self.a
 
@@ -533,15 +539,15 @@ ORIGINAL = {
 
 # The improved network ("after"), chosen on the validation split.
 IMPROVED = {
-    "sizes": (784, 512, 512, 10),
-    "dropout": 0.3,
+    "sizes": (784, 800, 800, 10),
+    "dropout": 0.4,
     "input_dropout": 0.0,
     "label_smoothing": 0.1,
-    "weight_decay": 0.0,
+    "weight_decay": 5e-5,
     "dtype": "float32",
     "optimizer": "Adam",
     "lr": 1e-3,
-    "warmup_epochs": 1,
+    "warmup_epochs": 0,
     "batch_size": 128,
     "epochs": 15,
     "early_stopping_patience": 5,
@@ -665,32 +671,35 @@ class Adam:
         self.m, self.v, self._buf = {}, {}, {}
 
     def step(self, params, grads):
-        """Update every parameter in place, reusing one scratch array per parameter."""
+        """Update every parameter in place."""
         self.t += 1
-        b1, b2 = self.beta1, self.beta2
-        c1, c2 = 1 - b1**self.t, 1 - b2**self.t
+        c1, c2 = 1 - self.beta1**self.t, 1 - self.beta2**self.t
         # m_hat / (sqrt(v_hat) + eps) == (sqrt(c2) / c1) * m / (sqrt(v) + eps * sqrt(c2)):
         # the same step, with the corrections folded into two scalars instead of two array passes.
         lr_t = self.lr * math.sqrt(c2) / c1
         eps_t = self.eps * math.sqrt(c2)
         for k, W in params.items():
             if k not in self.m:  # first step: moments start at zero
-                self.m[k], self.v[k], self._buf[k] = (
-                    np.zeros_like(W),
-                    np.zeros_like(W),
-                    np.empty_like(W),
-                )
-            dW, m, v, buf = grads[k], self.m[k], self.v[k], self._buf[k]
-            m *= b1  # m = beta1 * m + (1 - beta1) * dW
-            m += np.multiply(dW, 1 - b1, out=buf)
-            v *= b2  # v = beta2 * v + (1 - beta2) * dW**2
-            np.multiply(dW, dW, out=buf)
-            v += np.multiply(buf, 1 - b2, out=buf)
-            np.sqrt(v, out=buf)  # step = lr_t * m / (sqrt(v) + eps_t)
-            buf += eps_t
-            np.divide(m, buf, out=buf)
-            buf *= lr_t
-            W -= buf
+                self.m[k], self.v[k] = np.zeros_like(W), np.zeros_like(W)
+                self._buf[k] = np.empty(min(W.size, BLOCK), W.dtype)
+            arrays = [a.reshape(-1) for a in (W, grads[k], self.m[k], self.v[k])]
+            for start in range(0, W.size, BLOCK):
+                W_, dW, m, v = (a[start : start + BLOCK] for a in arrays)
+                self._update(W_, dW, m, v, self._buf[k][: len(W_)], lr_t, eps_t)
+
+    def _update(self, W, dW, m, v, buf, lr_t, eps_t):
+        """The Adam update of one block of numbers, in place (buf is scratch space)."""
+        b1, b2 = self.beta1, self.beta2
+        m *= b1  # m = beta1 * m + (1 - beta1) * dW
+        m += np.multiply(dW, 1 - b1, out=buf)
+        v *= b2  # v = beta2 * v + (1 - beta2) * dW**2
+        np.multiply(dW, dW, out=buf)
+        v += np.multiply(buf, 1 - b2, out=buf)
+        np.sqrt(v, out=buf)  # W -= lr_t * m / (sqrt(v) + eps_t)
+        buf += eps_t
+        np.divide(m, buf, out=buf)
+        buf *= lr_t
+        W -= buf
 
 
 # --------------------------------------------------------------------------------------------
