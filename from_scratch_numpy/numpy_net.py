@@ -479,8 +479,8 @@ class Network:
 
 def _progress_bar(epochs, enabled):
     """A tqdm bar over epochs (or a silent stand-in when disabled)."""
-    if enabled:
-        from tqdm.auto import tqdm
+    if enabled:  # plain text bar: it also reads well in a saved notebook (no widget state needed)
+        from tqdm import tqdm
 
         return tqdm(total=epochs, unit="epoch", leave=True)
     return _NoBar()
