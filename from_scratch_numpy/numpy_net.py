@@ -412,8 +412,10 @@ class Network:
             for key, value in logs.items():
                 history[key].append(value)
             history["time"].append(time.perf_counter() - t0)
-            bar.set_postfix({k: f"{v:.4f}" for k, v in logs.items() if k != "accuracy"})
-            bar.update()
+            bar.set_postfix(
+                {k: f"{v:.4f}" for k, v in logs.items() if k != "accuracy"}, refresh=False
+            )
+            bar.update()  # one line per epoch
             if on_epoch_end is not None:
                 on_epoch_end(epoch, self, logs)
             if validation_data is not None:  # early stopping: remember the best epoch's weights
@@ -551,6 +553,7 @@ IMPROVED = {
     "batch_size": 128,
     "epochs": 15,
     "early_stopping_patience": 5,
+    "monitor": "val_loss",
     "shuffle": True,
     "val_fraction": 0.1,
 }
@@ -608,6 +611,7 @@ def train_improved(x, y, validation_data, *, seed=0, epochs=None, progress=True,
         seed=seed,
         lr_schedule=cosine_schedule(c["lr"], epochs, warmup=min(c["warmup_epochs"], epochs / 2)),
         early_stopping_patience=c["early_stopping_patience"],
+        monitor=c["monitor"],
         progress=progress,
         on_epoch_end=on_epoch_end,
     )
