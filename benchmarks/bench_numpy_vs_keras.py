@@ -692,9 +692,29 @@ WORKERS = {
 }
 
 
+def _cpu_counters():
+    """(busy CPU seconds of the whole machine, CPU seconds of finished children of this process).
+
+    From /proc/stat (user + nice + system + irq + softirq + steal); None off Linux. During a
+    worker, busy - the worker's own CPU time = the CPU time other processes (or the hypervisor,
+    as steal) took: the contention that run saw.
+    """
+    import resource
+
+    child = resource.getrusage(resource.RUSAGE_CHILDREN)
+    try:
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+        user, nice, system, _idle, _iowait, irq, softirq, steal = (int(v) for v in fields[:8])
+        busy = (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError):
+        busy = None
+    return busy, child.ru_utime + child.ru_stime
+
+
 def run_worker(kind, spec, env=None, timeout=1800):
     """Run ``kind`` in a fresh Python process and return its JSON result (raise with its stderr)."""
     t0, load_before = time.perf_counter(), os.getloadavg()[0]
+    busy0, child0 = _cpu_counters()
     cmd = [
         sys.executable,
         str(Path(__file__).resolve()),
@@ -708,13 +728,18 @@ def run_worker(kind, spec, env=None, timeout=1800):
     )
     for line in proc.stdout.splitlines():
         if line.startswith(RESULT_TAG):
-            load_after = os.getloadavg()[0]
+            load_after, wall = os.getloadavg()[0], time.perf_counter() - t0
+            busy1, child1 = _cpu_counters()
+            others = (
+                max(0.0, (busy1 - busy0) - (child1 - child0)) / wall if busy0 is not None else None
+            )
             _log(
-                f"  {kind} worker done in {time.perf_counter() - t0:.1f} s "
-                f"(load {load_before:.2f} -> {load_after:.2f})"
+                f"  {kind} worker done in {wall:.1f} s (load {load_before:.2f} -> "
+                f"{load_after:.2f}; other processes used {_fmt(others, '.2f')} cores)"
             )
             result = json.loads(line[len(RESULT_TAG) :])
             result["load_1min"] = [load_before, load_after]
+            result["other_processes_cores"] = others
             return result
     raise RuntimeError(
         f"benchmark worker {kind!r} failed (exit {proc.returncode}):\n{proc.stderr[-4000:]}"
@@ -772,6 +797,14 @@ def summarize_runs(runs, flops_sample):
             max(v for r in runs for v in r.get("load_1min", [math.nan])),
         ],
         "samples_per_s_per_run": per_run_rate,
+        "other_processes_cores": max(
+            (
+                r["other_processes_cores"]
+                for r in runs
+                if r.get("other_processes_cores") is not None
+            ),
+            default=None,
+        ),
     }
 
 
@@ -822,7 +855,7 @@ def build_tables(res):
                     ".2f",
                 ),
                 "CPU s / wall s": _fmt(s["cpu_per_wall"], ".2f"),
-                "load (1 min)": "{:.1f}-{:.1f}".format(*s["load_1min"]),
+                "cores busy elsewhere": _fmt(s["other_processes_cores"], ".2f"),
                 "note": note,
             }
         )
