@@ -10,7 +10,9 @@ autodiff, determinism, save/load, error messages). Names follow the math:
 
 Every array has shape (batch, features); a batch of images is flattened to (N, 784) first
 (:func:`preprocess`). All randomness comes from ``np.random.default_rng(seed)`` generators that
-are passed down explicitly, so a fixed seed gives a bit-identical run.
+are passed down explicitly, so a fixed seed gives a bit-identical run (on the same machine with
+the same number of BLAS threads: a different thread count sums the matrix products in a different
+order, which changes the last bits).
 """
 
 from __future__ import annotations
