@@ -679,7 +679,13 @@ def worker_profile(spec):
 
 def worker_matmul(spec):
     """The matrix-multiply limit in this process's environment (used with OPENBLAS_* unset)."""
-    out = matmul_limit(spec["sizes"], spec["batch_size"], spec["dtype"], spec["trials"])
+    out = matmul_limit(
+        spec["sizes"],
+        spec["batch_size"],
+        spec["dtype"],
+        spec["trials"],
+        spec.get("min_seconds", 0.02),
+    )
     out["blas"] = blas_info()
     return out
 
@@ -925,6 +931,8 @@ def build_tables(res):
             "float32_1thread": "network, 1 BLAS thread",
             "float32_openblas_unset": "network, OPENBLAS_CORETYPE/L2_SIZE unset",
         }[key]
+        if lim.get("blas"):  # measured in a subprocess: say which kernel OpenBLAS chose there
+            label += f" [{_blas_summary(lim['blas'])}]"
         for p in lim["products"]:
             matmul_rows.append(
                 {
@@ -1250,6 +1258,7 @@ def parse_args(argv=None):
     args.xla = (not smoke) if args.xla is None else args.xla
     args.one_thread_row = (not smoke) if args.one_thread_row is None else args.one_thread_row
     args.matmul_trials = args.matmul_trials or (3 if smoke else 7)
+    args.matmul_min_seconds = 0.005 if smoke else 0.02  # each trial loops at least this long
     return args
 
 
@@ -1292,10 +1301,18 @@ def main(argv=None):
     def measure_limits():
         out = {
             "float32": matmul_limit(
-                cfg["sizes"], cfg["batch_size"], cfg["dtype"], args.matmul_trials
+                cfg["sizes"],
+                cfg["batch_size"],
+                cfg["dtype"],
+                args.matmul_trials,
+                args.matmul_min_seconds,
             ),
             "baseline": matmul_limit(
-                base["sizes"], base["batch_size"], base["dtype"], args.matmul_trials
+                base["sizes"],
+                base["batch_size"],
+                base["dtype"],
+                args.matmul_trials,
+                args.matmul_min_seconds,
             ),
         }
         if args.one_thread_row:
@@ -1303,7 +1320,11 @@ def main(argv=None):
 
             with threadpool_limits(limits=1, user_api="blas"):
                 out["float32_1thread"] = matmul_limit(
-                    cfg["sizes"], cfg["batch_size"], cfg["dtype"], args.matmul_trials
+                    cfg["sizes"],
+                    cfg["batch_size"],
+                    cfg["dtype"],
+                    args.matmul_trials,
+                    args.matmul_min_seconds,
                 )
         return out
 
@@ -1320,6 +1341,7 @@ def main(argv=None):
                 "batch_size": cfg["batch_size"],
                 "dtype": cfg["dtype"],
                 "trials": args.matmul_trials,
+                "min_seconds": args.matmul_min_seconds,
             },
             env=env,
         )
