@@ -572,9 +572,9 @@ def make_hypermodel(
 
     Example
     -------
-    >>> import keras_tuner as kt
-    >>> tuner = kt.RandomSearch(make_hypermodel(), objective="val_accuracy", max_trials=8,
-    ...                         directory="results/tuner", project_name="mlp", overwrite=True)
+    >>> tuner = make_random_search(make_hypermodel(), directory="results/tuner",
+    ...                            project_name="mlp", max_trials=8)
+    >>> tuner.search(train_ds, validation_data=val_ds, epochs=3, verbose=0)  # doctest: +SKIP
     """
     widths = _check_widths(units, "units")
     lo, hi = (_check_positive_float(v, "lr_range") for v in lr_range)
