@@ -1,5 +1,6 @@
 # make test       - the unit tests and the notebooks in smoke mode (what CI runs)
-# make reproduce  - execute both notebooks in full mode, in place, and rebuild results/
+# make reproduce  - execute both notebooks in full mode, in place, run the benchmark, rebuild results/
+#                   (results/RESULTS.md and the README tables are rebuilt from results/*.json)
 # make smoke      - the same on the smoke settings, into results/smoke/ (a couple of minutes)
 # make bench      - the NumPy-vs-Keras benchmark table (results/benchmark.md)
 # Each target creates .venv from requirements.txt first when it is missing or out of date.
@@ -40,6 +41,7 @@ endef
 
 reproduce: $(STAMP)
 	$(call run_notebooks,full,,)
+	$(PY) benchmarks/bench_numpy_vs_keras.py
 	$(PY) -m common.results
 
 smoke: $(STAMP)
@@ -49,6 +51,7 @@ smoke: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_numpy_vs_keras.py
+	$(PY) -m common.results
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
