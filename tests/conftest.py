@@ -67,3 +67,23 @@ def write_idx_dir(directory: Path, arrays: dict[str, np.ndarray], gz: bool = Tru
 def small_idx_dir(tmp_path) -> Path:
     """A folder with four small, structurally valid IDX files (not MNIST)."""
     return write_idx_dir(tmp_path / "small", make_arrays())
+
+
+def execute_notebook(notebook: Path, out_dir: Path, mode: str = "smoke") -> Path:
+    """Run ``notebook`` headless with papermill (``MODE`` parameter set), as `make smoke` does.
+
+    The kernel inherits this process's environment, so the autouse fixture's offline settings and
+    results folder apply inside it (callers also set ``MNIST_MODE``). Returns the executed copy.
+    """
+    import papermill
+
+    executed = out_dir / f"executed-{notebook.name}"
+    papermill.execute_notebook(
+        str(notebook),
+        str(executed),
+        parameters={"MODE": mode},
+        cwd=str(notebook.parent),
+        progress_bar=False,
+        kernel_name="python3",
+    )
+    return executed

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import keras
+import keras_tuner as kt
 import numpy as np
 import pytest
+import tensorflow as tf
 
-pytestmark = pytest.mark.tf
+from advance_pipeline_tensorflow import keras_models as km
 
-keras = pytest.importorskip("keras")
-tf = pytest.importorskip("tensorflow")
-km = pytest.importorskip("advance_pipeline_tensorflow.keras_models")
+pytestmark = pytest.mark.tf  # TensorFlow is a requirement: a missing install fails, never skips
 
 layers = keras.layers
 
@@ -227,7 +228,6 @@ def test_builds_under_distribution_strategy_scope():
 
 # ----------------------------------------------------------------------------- tuner
 def test_hypermodel_builds_compiled_model():
-    kt = pytest.importorskip("keras_tuner")
     hp = kt.HyperParameters()
     model = km.make_hypermodel(units=(16, 32))(hp)
     assert model.compiled and isinstance(model.optimizer, keras.optimizers.Adam)
@@ -239,7 +239,6 @@ def test_hypermodel_builds_compiled_model():
 
 # ----------------------------------------------------------------------------- ensembles
 def test_random_search_runs_without_tensorboard(tmp_path):
-    pytest.importorskip("keras_tuner")
     tuner = km.make_random_search(
         km.make_hypermodel(units=(8, 16)), directory=tmp_path, project_name="t", max_trials=2
     )

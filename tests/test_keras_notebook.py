@@ -1,15 +1,11 @@
 """The Keras notebook runs end to end in smoke mode and writes its results JSON and figures."""
 
 import json
-from pathlib import Path
 
 import pytest
+from conftest import REPO_ROOT, execute_notebook
 
-NOTEBOOK = (
-    Path(__file__).resolve().parents[1]
-    / "advance_pipeline_tensorflow"
-    / "advanced_algorithm_keras_pipeline.ipynb"
-)
+NOTEBOOK = REPO_ROOT / "advance_pipeline_tensorflow" / "advanced_algorithm_keras_pipeline.ipynb"
 
 FIGURES = (
     "digits",
@@ -26,20 +22,10 @@ FIGURES = (
 @pytest.mark.notebook
 @pytest.mark.tf
 def test_keras_notebook_runs_in_smoke_mode(tmp_path, monkeypatch):
-    papermill = pytest.importorskip("papermill")
-    pytest.importorskip("tensorflow")
-    pytest.importorskip("keras_tuner")
     results = tmp_path / "results"
     monkeypatch.setenv("MNIST_RESULTS_DIR", str(results))
     monkeypatch.setenv("MNIST_MODE", "smoke")
-    papermill.execute_notebook(
-        str(NOTEBOOK),
-        str(tmp_path / "executed.ipynb"),
-        parameters={"MODE": "smoke"},
-        cwd=str(NOTEBOOK.parent),
-        progress_bar=False,
-        kernel_name="python3",
-    )
+    execute_notebook(NOTEBOOK, tmp_path)
 
     study = json.loads((results / "keras_mlp_study.json").read_text(encoding="utf-8"))
     assert study["config"]["mode"] == "smoke"

@@ -70,7 +70,8 @@ def test_numerical_gradient_of_a_quadratic():
 
 @pytest.mark.tf
 def test_forward_and_gradients_match_tensorflow_autodiff():
-    tf = pytest.importorskip("tensorflow")
+    import tensorflow as tf  # imported here: the other NumPy tests must not need it
+
     wd = 0.03
     net = small_float64_net(weight_decay=wd, seed=3)
     rng = np.random.default_rng(4)

@@ -1,29 +1,19 @@
 """The NumPy notebook runs end to end in smoke mode and writes its results JSON."""
 
 import json
-from pathlib import Path
 
 import pytest
+from conftest import REPO_ROOT, execute_notebook
 
-NOTEBOOK = (
-    Path(__file__).resolve().parents[1] / "from_scratch_numpy" / "basic_algorithm_numpy.ipynb"
-)
+NOTEBOOK = REPO_ROOT / "from_scratch_numpy" / "basic_algorithm_numpy.ipynb"
 
 
 @pytest.mark.notebook
 def test_numpy_notebook_runs_in_smoke_mode(tmp_path, monkeypatch):
-    papermill = pytest.importorskip("papermill")
     results = tmp_path / "results"
     monkeypatch.setenv("MNIST_RESULTS_DIR", str(results))
     monkeypatch.setenv("MNIST_MODE", "smoke")
-    papermill.execute_notebook(
-        str(NOTEBOOK),
-        str(tmp_path / "executed.ipynb"),
-        parameters={"MODE": "smoke"},
-        cwd=str(NOTEBOOK.parent),
-        progress_bar=False,
-        kernel_name="python3",
-    )
+    execute_notebook(NOTEBOOK, tmp_path)
     record = json.loads((results / "numpy_mlp.json").read_text(encoding="utf-8"))
     assert record["config"]["mode"] == "smoke"
     assert record["seeds"] == [0, 1, 2]
