@@ -190,3 +190,31 @@ def test_the_committed_examples_are_recognised_after_normalisation(model):
     normalised = np.mean(model(np.stack([to_mnist(p) for p, _ in examples])) == labels)
     naive = np.mean(model(np.stack([naive_resize(p) for p, _ in examples])) == labels)
     assert normalised >= 0.7 and naive <= 0.4, (normalised, naive)
+
+
+def test_plot_digit_prediction_shows_input_both_squares_and_both_predictions(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from common.plots import plot_digit_prediction
+
+    path, label = example_digits()[0]
+    naive, normalised = naive_resize(path), to_mnist(path)
+    p_naive, p_norm = np.full(10, 0.02), np.full(10, 0.01)
+    p_naive[3], p_norm[label] = 0.82, 0.91
+    fig = plot_digit_prediction(path, naive, normalised, p_naive, p_norm)
+    image_ax, naive_ax, norm_ax, bar_ax = fig.axes
+    assert np.array_equal(naive_ax.images[0].get_array(), naive)
+    assert np.array_equal(norm_ax.images[0].get_array(), normalised)
+    assert "-> 3 (82%)" in naive_ax.get_title() and f"-> {label} (91%)" in norm_ax.get_title()
+    heights = [b.get_height() for b in bar_ax.patches]
+    assert np.allclose(heights, np.concatenate([p_naive, p_norm]))
+    fig.savefig(tmp_path / "digit.png")
+
+    names = [f"class {i}" for i in range(10)]
+    fig = plot_digit_prediction(path, naive, normalised, p_naive, p_norm, class_names=names)
+    assert f"-> class {label} (91%)" in fig.axes[2].get_title()
+    with pytest.raises(ValueError, match="class_names"):
+        plot_digit_prediction(path, naive, normalised, p_naive, p_norm, class_names=names[:3])
+    with pytest.raises(ValueError, match="same K"):
+        plot_digit_prediction(path, naive, normalised, p_naive, p_norm[:5])
