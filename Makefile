@@ -41,7 +41,7 @@ endef
 
 reproduce: $(STAMP)
 	$(call run_notebooks,full,,)
-	$(PY) benchmarks/bench_numpy_vs_keras.py
+	$(PY) benchmarks/bench.py
 	$(PY) -m common.results
 
 smoke: $(STAMP)
@@ -50,7 +50,7 @@ smoke: $(STAMP)
 	MNIST_RESULTS_DIR=results/smoke $(PY) -m common.results
 
 bench: $(STAMP)
-	$(PY) benchmarks/bench_numpy_vs_keras.py
+	$(PY) benchmarks/bench.py
 	$(PY) -m common.results
 
 lint: $(STAMP)
