@@ -34,6 +34,7 @@ from from_scratch_numpy import train  # noqa: E402
 
 ROWS = ("NumPy plain", "NumPy fast", "Keras", "original (NumPy plain)")
 TARGET = 0.98  # test accuracy for "seconds to 98%"
+OPENBLAS_ENV = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")
 
 
 def recipe_of(row):
@@ -48,15 +49,17 @@ def flops_per_sample(sizes):
     delta @ W.T (input gradient) for every layer but the first: nobody needs the images' gradient.
     Bias, activations, dropout, softmax and the optimizer are not counted (they are O(n), not O(n^2)).
     """
-    per_layer = [2 * n_in * n_out for n_in, n_out in zip(sizes[:-1], sizes[1:])]
+    per_layer = [2 * n_in * n_out for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=False)]
     return sum(per_layer) * 3 - per_layer[0]
 
 
 def step_products(sizes, batch, dtype, rng):
     """Operands (A, B) of every matrix product of one training step, in the step's layouts."""
     products = []
-    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-        a, W, delta = (rng.random(s).astype(dtype) for s in [(batch, n_in), (n_in, n_out), (batch, n_out)])
+    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=False)):
+        a, W, delta = (
+            rng.random(s).astype(dtype) for s in [(batch, n_in), (n_in, n_out), (batch, n_out)]
+        )
         products += [(a, W), (a.T, delta)] + ([(delta, W.T)] if i else [])
     return products
 
@@ -69,7 +72,7 @@ def matmul_limit(sizes, batch, dtype, seconds=2.0):
     best, end, tries = float("inf"), time.perf_counter() + seconds, 0
     while time.perf_counter() < end or tries < 5:
         start = time.perf_counter()
-        for (A, B), out in zip(products, outs):
+        for (A, B), out in zip(products, outs, strict=True):
             np.matmul(A, B, out=out)
         best, tries = min(best, time.perf_counter() - start), tries + 1
     assert flops == batch * flops_per_sample(sizes)
@@ -89,12 +92,10 @@ def load(n_train, n_test):
 def train_numpy(row, x, y, x_test, y_test, epochs, seed):
     """Train the lesson's (or the fast) network with ``train.train``; test accuracy per epoch."""
     recipe = recipe_of(row)
-    x, x_test = x.astype(recipe.dtype), x_test.astype(recipe.dtype)
-    accuracy = []
-    _, history = train.train(
-        recipe, x, y, seed=seed, fast="fast" in row, epochs=epochs, progress=False,
-        on_epoch_end=lambda epoch, net, logs: accuracy.append(net.evaluate(x_test, y_test)[1]),
-    )
+    x, x_test, accuracy = x.astype(recipe.dtype), x_test.astype(recipe.dtype), []
+    log = lambda epoch, net, logs: accuracy.append(net.evaluate(x_test, y_test)[1])  # noqa: E731
+    kw = {"fast": "fast" in row, "epochs": epochs, "progress": False, "on_epoch_end": log}
+    _, history = train.train(recipe, x, y, seed=seed, **kw)  # history["time"]: training only
     return list(history["time"]), accuracy
 
 
@@ -110,7 +111,9 @@ def train_keras(x, y, x_test, y_test, epochs, seed):
     steps = -(-len(x) // r.batch_size)
     model.compile(
         optimizer=make_optimizer("adam", make_schedule("cosine", r.lr, epochs * steps)),
-        loss=keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=r.label_smoothing),
+        loss=keras.losses.CategoricalCrossentropy(
+            from_logits=True, label_smoothing=r.label_smoothing
+        ),
         metrics=["accuracy"],
     )
     times, accuracy = [], []
@@ -124,29 +127,25 @@ def train_keras(x, y, x_test, y_test, epochs, seed):
             logits = self.model.predict(x_test.reshape(-1, 28, 28, 1), batch_size=4096, verbose=0)
             accuracy.append(float(np.mean(logits.argmax(axis=1) == y_test)))
 
-    model.fit(
-        x.reshape(-1, 28, 28, 1), keras.utils.to_categorical(y, 10), batch_size=r.batch_size,
-        epochs=epochs, shuffle=True, callbacks=[Clock()], verbose=0,
-    )
+    y_hot, kw = keras.utils.to_categorical(y, 10), {"callbacks": [Clock()], "verbose": 0}
+    model.fit(x.reshape(-1, 28, 28, 1), y_hot, batch_size=r.batch_size, epochs=epochs, **kw)
     return times, accuracy
 
 
 def run_row(row, epochs, n_train, n_test, seed):
     """Train one row in this process; return its numbers (called through ``--row``)."""
     x, y, x_test, y_test, source = load(n_train, n_test)
-    if row == "Keras":
-        times, accuracy = train_keras(x, y, x_test, y_test, epochs, seed)
-    else:
-        times, accuracy = train_numpy(row, x, y, x_test, y_test, epochs, seed)
+    train_row = train_keras if row == "Keras" else lambda *a: train_numpy(row, *a)
+    times, accuracy = train_row(x, y, x_test, y_test, epochs, seed)
     steady = times[1:] or times  # the first epoch includes Keras's tracing and NumPy's warm-up
-    reached = [i for i, acc in enumerate(accuracy) if acc >= TARGET]
+    reached = [i + 1 for i, acc in enumerate(accuracy) if acc >= TARGET][:1]
     return {
         "row": row,
         "samples_per_s": len(x) / float(np.median(steady)),
         "epoch_s": times,
         "test_accuracy": accuracy,
-        "epochs_to_target": reached[0] + 1 if reached else None,
-        "s_to_target": sum(times[: reached[0] + 1]) if reached else None,
+        "epochs_to_target": reached[0] if reached else None,
+        "s_to_target": sum(times[: reached[0]]) if reached else None,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,  # Linux: KB
         "data_source": dataclasses.asdict(source),
     }
@@ -154,47 +153,47 @@ def run_row(row, epochs, n_train, n_test, seed):
 
 def in_subprocess(row, args):
     """Run one row in a fresh Python process (its own memory, no other framework loaded)."""
-    cmd = [sys.executable, __file__, "--row", row, "--epochs", str(args.epochs),
-           "--n-train", str(args.n_train), "--n-test", str(args.n_test), "--seed", str(args.seed)]
+    flags = (
+        f"--epochs={args.epochs} --n-train={args.n_train} --n-test={args.n_test} --seed={args.seed}"
+    )
+    cmd = [sys.executable, __file__, "--row", row, *flags.split()]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 
-def blas_description():
-    """Which BLAS NumPy uses and with how many threads (threadpoolctl), and the OpenBLAS settings."""
+def conditions(load_before, args, seconds):
+    """What the numbers depend on: the load, NumPy's BLAS and its threads, the run's size."""
     from threadpoolctl import threadpool_info
 
     blas = [f"{i['internal_api']} {i['version']} ({i.get('architecture')}), {i['num_threads']} threads"
-            for i in threadpool_info() if i["user_api"] == "blas"]
-    env = {k: os.environ[k] for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS",
-                                      "OMP_NUM_THREADS") if k in os.environ}
-    return "; ".join(blas) + (f"; environment {env}" if env else "")
+            for i in threadpool_info() if i["user_api"] == "blas"]  # fmt: skip
+    env = {k: os.environ[k] for k in OPENBLAS_ENV if k in os.environ}
+    return {
+        "load average (1 min) at start / end": f"{load_before:.2f} / {os.getloadavg()[0]:.2f}",
+        "NumPy's BLAS": "; ".join(blas) + (f"; environment {env}" if env else ""),
+        "epochs per row; training / test images": f"{args.epochs}; {args.n_train:,} / {args.n_test:,}",
+        "wall time of the benchmark (s)": f"{seconds:.0f}",
+    }
 
 
-def tables(results, limits, sizes_of):
-    """The Markdown-ready tables: one row per run, and the limits they are measured against."""
-    rows = []
-    for r in results:
-        sizes = recipe_of(r["row"]).sizes
-        gflops = r["samples_per_s"] * flops_per_sample(sizes) / 1e9
-        limit = limits[sizes_of(r["row"])]
-        rows.append({
-            "run": r["row"],
-            "samples/s": f"{r['samples_per_s']:,.0f}",
-            "GFLOP/s": f"{gflops:.1f}",
-            "% of matmul limit": f"{100 * gflops / limit:.1f}",
-            "s to 98% test acc.": "-" if r["s_to_target"] is None else f"{r['s_to_target']:.1f}",
-            "epochs to 98%": r["epochs_to_target"] or f"not in {len(r['epoch_s'])}",
-            "final test acc. %": f"{100 * r['test_accuracy'][-1]:.2f}",
-            "peak memory MB": f"{r['peak_rss_mb']:.0f}",
-        })
-    limit_rows = [{"network, dtype, batch": k, "FLOP per sample": f"{flops_per_sample(recipe_of(row).sizes):,}",
-                   "matmul limit GFLOP/s": f"{v:.1f}"} for row, k, v in
-                  [(row, sizes_of(row), limits[sizes_of(row)]) for row in (ROWS[0], ROWS[-1])]]
-    return {"Training speed": rows, "Matrix-multiply limit": limit_rows}
+def speed_row(r, limits):
+    """One row of the "Training speed" table."""
+    recipe = recipe_of(r["row"])
+    gflops = r["samples_per_s"] * flops_per_sample(recipe.sizes) / 1e9
+    s_to = r["s_to_target"]
+    return {
+        "run": r["row"],
+        "samples/s": f"{r['samples_per_s']:,.0f}",
+        "GFLOP/s": f"{gflops:.1f}",
+        "% of matmul limit": f"{100 * gflops / limits[recipe]:.1f}",
+        "s to 98% test acc.": "-" if s_to is None else f"{s_to:.1f}",
+        "epochs to 98%": r["epochs_to_target"] or f"not in {len(r['epoch_s'])}",
+        "final test acc. %": f"{100 * r['test_accuracy'][-1]:.2f}",
+        "peak memory MB": f"{r['peak_rss_mb']:.0f}",
+    }
 
 
-def chart(results, limits, sizes_of, mode):
+def chart(results, limits, mode):
     """Samples/s of each row (bar) against the samples/s its matmul limit would allow (outline)."""
     import matplotlib
 
@@ -205,11 +204,11 @@ def chart(results, limits, sizes_of, mode):
 
     names = [r["row"] for r in results][::-1]
     speed = [r["samples_per_s"] for r in results][::-1]
-    ceiling = [limits[sizes_of(n)] * 1e9 / flops_per_sample(recipe_of(n).sizes) for n in names]
+    ceiling = [limits[recipe_of(n)] * 1e9 / flops_per_sample(recipe_of(n).sizes) for n in names]
     fig, ax = plt.subplots(figsize=(7, 0.6 * len(names) + 1.2))
     ax.barh(names, ceiling, color="none", edgecolor="grey", linestyle="--", label="matmul limit")
     ax.barh(names, speed, color="tab:blue", label="measured")
-    for i, (s, c) in enumerate(zip(speed, ceiling)):
+    for i, (s, c) in enumerate(zip(speed, ceiling, strict=True)):
         ax.text(s, i, f" {s:,.0f} ({100 * s / c:.0f}%)", va="center", fontsize=8)
     ax.set_xscale("log")
     ax.set_xlabel("training samples per second (log scale)")
@@ -221,55 +220,54 @@ def chart(results, limits, sizes_of, mode):
 def main(argv=None):
     """Measure the limits, train every row, write the tables, the JSON and the chart."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--smoke", action="store_true", help="a tiny run that only checks the script works")
+    p.add_argument("--smoke", action="store_true", help="a tiny run that checks the script works")
     p.add_argument("--epochs", type=int, default=5, help="epochs per row (default 5)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-keras", action="store_true", help="skip the Keras row")
-    p.add_argument("--row", help=argparse.SUPPRESS)
-    p.add_argument("--n-train", type=int, default=60_000, help=argparse.SUPPRESS)
-    p.add_argument("--n-test", type=int, default=10_000, help=argparse.SUPPRESS)
+    for hidden in ("--row", "--n-train", "--n-test"):
+        p.add_argument(hidden, help=argparse.SUPPRESS, type=str if hidden == "--row" else int)
     args = p.parse_args(argv)
     if args.epochs < 1:
         p.error("--epochs must be >= 1")
     if args.row:
         print(json.dumps(run_row(args.row, args.epochs, args.n_train, args.n_test, args.seed)))
         return None
-    if args.smoke:
-        args.epochs, args.n_train, args.n_test = 2, 1024, 256
+    args.epochs, args.n_train, args.n_test = (
+        (2, 1024, 256) if args.smoke else (args.epochs, 60_000, 10_000)
+    )
     from common.repro import Timer
     from common.results import atomic_write, markdown_table, save_results
 
-    mode = "smoke" if args.smoke else "full"
-    load_before = os.getloadavg()[0]
+    mode, load_before = "smoke" if args.smoke else "full", os.getloadavg()[0]
     with Timer() as wall:
-
-        def sizes_of(row):
-            r = recipe_of(row)
-            return f"{'-'.join(map(str, r.sizes))}, {r.dtype}, batch {r.batch_size}"
-
-        limits = {sizes_of(row): matmul_limit(recipe_of(row).sizes, recipe_of(row).batch_size,
-                                              recipe_of(row).dtype, 0.2 if args.smoke else 2.0)
-                  for row in (ROWS[0], ROWS[-1])}
-        results = [in_subprocess(row, args) for row in ROWS if not (args.no_keras and row == "Keras")]
-    out = tables(results, limits, sizes_of)
-    notes = {
-        "load average (1 min) at start / end": f"{load_before:.2f} / {os.getloadavg()[0]:.2f}",
-        "BLAS": blas_description(),
-        "epochs per row": args.epochs,
-        "training / test images": f"{args.n_train:,} / {args.n_test:,}",
-        "wall time of the benchmark (s)": f"{wall.seconds:.0f}",
+        limits = {r: matmul_limit(r.sizes, r.batch_size, r.dtype, 0.2 if args.smoke else 2.0)
+                  for r in (train.IMPROVED, train.ORIGINAL)}  # fmt: skip
+        results = [
+            in_subprocess(row, args) for row in ROWS if not (args.no_keras and row == "Keras")
+        ]
+    limit_rows = [{"network": f"{'-'.join(map(str, r.sizes))}, {r.dtype}, batch {r.batch_size}",
+                   "FLOP per sample": f"{flops_per_sample(r.sizes):,}",
+                   "matmul limit GFLOP/s": f"{gflops:.1f}"} for r, gflops in limits.items()]  # fmt: skip
+    out = {
+        "Training speed": [speed_row(r, limits) for r in results],
+        "Matrix-multiply limit": limit_rows,
+        "Conditions": [
+            {"item": k, "value": v} for k, v in conditions(load_before, args, wall.seconds).items()
+        ],
     }
-    out["Conditions"] = [{"item": k, "value": v} for k, v in notes.items()]
-    json_path = save_results(
-        "benchmark", {"tables": out, "runs": results, "limits_gflops": limits}, mode=mode,
-        data_source=results[0]["data_source"],
-        seeds=[args.seed], config={"recipes": {"improved": dataclasses.asdict(train.IMPROVED),
-                                               "original": dataclasses.asdict(train.ORIGINAL)}},
+    recipes = {
+        "improved": dataclasses.asdict(train.IMPROVED),
+        "original": dataclasses.asdict(train.ORIGINAL),
+    }
+    metrics = {"tables": out, "runs": results, "limits_gflops": [g for g in limits.values()]}
+    json_path = save_results("benchmark", metrics, mode=mode, data_source=results[0]["data_source"],
+                             seeds=[args.seed], config={"recipes": recipes})  # fmt: skip
+    text = "# Benchmark\n\nGenerated by `benchmarks/bench.py`; see `benchmarks/README.md`.\n\n"
+    text += "\n".join(f"## {title}\n\n{markdown_table(rows)}" for title, rows in out.items())
+    md = atomic_write(
+        json_path.with_suffix(".md"), lambda tmp: tmp.write_text(text, encoding="utf-8")
     )
-    text = "# Benchmark\n\nGenerated by `benchmarks/bench.py`; see `benchmarks/README.md`.\n\n" + "\n".join(
-        f"## {title}\n\n{markdown_table(rows)}" for title, rows in out.items())
-    md_path = atomic_write(json_path.with_suffix(".md"), lambda tmp: tmp.write_text(text, encoding="utf-8"))
-    print(text, f"\nwrote {md_path}, {json_path}, {chart(results, limits, sizes_of, mode)}", sep="")
+    print(text, f"\nwrote {md}, {json_path}, {chart(results, limits, mode)}", sep="")
     return out
 
 

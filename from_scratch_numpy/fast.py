@@ -16,7 +16,6 @@ trains both from one seed and compares them). Where a step's time goes, and what
 
 from __future__ import annotations
 
-import math
 import os
 from concurrent.futures import ThreadPoolExecutor
 
@@ -68,7 +67,9 @@ class FastReLU(nn.ReLU):
         return z
 
     def backward(self, delta):
-        return np.multiply(delta, np.greater(self.z, 0, out=_buffer(self, "m", self.z.shape, bool)), out=delta)
+        return np.multiply(
+            delta, np.greater(self.z, 0, out=_buffer(self, "m", self.z.shape, bool)), out=delta
+        )
 
 
 class FastDropout(nn.Dropout):
@@ -77,7 +78,9 @@ class FastDropout(nn.Dropout):
     def forward(self, a, training=False):
         if not training:
             return a
-        self.scale = np.asarray(1, a.dtype) / (1 - self.rate)  # the lesson's mask value, rounded alike
+        self.scale = np.asarray(1, a.dtype) / (
+            1 - self.rate
+        )  # the lesson's mask value, rounded alike
         if not self.frozen:
             u = self.rng.random(a.shape, out=_buffer(self, "u", a.shape, np.float64))  # same stream
             self.mask = np.greater_equal(u, self.rate, out=_buffer(self, "k", a.shape, bool))
@@ -156,7 +159,13 @@ class Adam(nn.Adam):
         squares = 0.0
         for s in range(lo, hi, BLOCK):
             e = min(s + BLOCK, hi)
-            W, m, v, g_, b_ = net.theta[s:e], self.m[0][s:e], self.v[0][s:e], g[: e - s], buf[: e - s]
+            W, m, v, g_, b_ = (
+                net.theta[s:e],
+                self.m[0][s:e],
+                self.v[0][s:e],
+                g[: e - s],
+                buf[: e - s],
+            )
             g_[:] = net.grad[s:e]
             d = max(0, min(e, net.n_decay) - s)  # this block's first d numbers are weights
             if d and wd:  # the L2 penalty's sum(W**2) and gradient, while the block is in cache

@@ -31,7 +31,9 @@ def test_flops_per_sample_counts_the_products_a_step_executes(bench):
     assert bench.flops_per_sample(sizes) == 2 * (2 * (784 * 512 + 512 * 10) + 512 * 10)
     products = bench.step_products(sizes, 4, np.float32, np.random.default_rng(0))
     assert len(products) == 5
-    assert sum(2 * A.shape[0] * A.shape[1] * B.shape[1] for A, B in products) == 4 * bench.flops_per_sample(sizes)
+    assert sum(
+        2 * A.shape[0] * A.shape[1] * B.shape[1] for A, B in products
+    ) == 4 * bench.flops_per_sample(sizes)
 
 
 def test_matmul_limit_on_tiny_shapes_is_a_positive_rate(bench):
@@ -40,11 +42,22 @@ def test_matmul_limit_on_tiny_shapes_is_a_positive_rate(bench):
 
 def test_smoke_run_writes_the_tables_the_json_and_the_chart(tmp_path):
     env = {**os.environ, "MNIST_RESULTS_DIR": str(tmp_path)}
-    subprocess.run([sys.executable, str(SCRIPT), "--smoke"], check=True, env=env, timeout=300,
-                   capture_output=True, text=True)
+    subprocess.run(
+        [sys.executable, str(SCRIPT), "--smoke"],
+        check=True,
+        env=env,
+        timeout=300,
+        capture_output=True,
+        text=True,
+    )
     record = json.loads((tmp_path / "smoke" / "benchmark.json").read_text())
     rows = record["metrics"]["tables"]["Training speed"]
-    assert [r["run"] for r in rows] == ["NumPy plain", "NumPy fast", "Keras", "original (NumPy plain)"]
+    assert [r["run"] for r in rows] == [
+        "NumPy plain",
+        "NumPy fast",
+        "Keras",
+        "original (NumPy plain)",
+    ]
     for run in record["metrics"]["runs"]:
         assert run["samples_per_s"] > 0 and len(run["test_accuracy"]) == 2
         assert 0 <= run["test_accuracy"][-1] <= 1 and run["peak_rss_mb"] > 0
@@ -53,5 +66,7 @@ def test_smoke_run_writes_the_tables_the_json_and_the_chart(tmp_path):
 
 
 def test_bad_arguments_are_refused():
-    out = subprocess.run([sys.executable, str(SCRIPT), "--epochs", "0"], capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, str(SCRIPT), "--epochs", "0"], capture_output=True, text=True
+    )
     assert out.returncode == 2 and "--epochs must be >= 1" in out.stderr

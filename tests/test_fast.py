@@ -42,7 +42,7 @@ def test_fast_adam_network_equals_the_lesson_step_by_step(recipe):
     assert losses[-1, 0] < losses[0, 0]  # it learned something: the comparison is not vacuous
     pairs = list(zip(plain.parameters(), quick.parameters(), strict=True))
     assert len(pairs) == 6
-    for (W, dW), (W_fast, dW_fast) in pairs:
+    for (W, _), (W_fast, _) in pairs:
         np.testing.assert_allclose(W_fast, W, rtol=1e-4, atol=1e-7)
         assert W_fast.dtype == W.dtype == np.float32
 
@@ -58,7 +58,7 @@ def test_fast_network_with_sgd_equals_the_lesson():
 
 def test_fast_network_predicts_and_fits_like_the_lesson():
     plain, quick, _ = train_both(SMALL, n_steps=5)
-    (x, y), = batches(1, 500, seed=9)
+    ((x, y),) = batches(1, 500, seed=9)
     np.testing.assert_allclose(quick.predict_proba(x), plain.predict_proba(x), rtol=1e-5)
     np.testing.assert_allclose(quick.evaluate(x, y), plain.evaluate(x, y), rtol=1e-5)
     histories = [
