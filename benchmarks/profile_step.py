@@ -61,7 +61,8 @@ def main(argv=None):
         ("fast, 1 thread", True, 1),
         (f"fast, {threads} threads", True, threads),
     ]:
-        fast.THREADS, fast._pool[:] = n_threads, []
+        fast.THREADS = n_threads
+        fast._pool.clear()
         rows.append((name, *phases(*train.build(r, 0, fast=is_fast), batches)))
     fast.THREADS = threads
     print(

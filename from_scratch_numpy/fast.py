@@ -30,7 +30,7 @@ __all__ = ["Adam", "FastNetwork", "Momentum", "SGD", "mlp"]
 # and one scratch block run in the core's cache instead of streaming 20 MB from memory each time.
 BLOCK = 1 << 15
 THREADS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-_pool: list[ThreadPoolExecutor] = []
+_pool: dict[int, ThreadPoolExecutor] = {}  # process id -> pool (a forked child makes its own)
 
 
 def _buffer(owner, name, shape, dtype):
@@ -147,10 +147,10 @@ class Adam(nn.Adam):
         self.t += 1
         n = net.theta.size
         per = -(-n // (THREADS * BLOCK)) * BLOCK  # one contiguous chunk of whole blocks per thread
-        if not _pool:
-            _pool.append(ThreadPoolExecutor(THREADS, thread_name_prefix="fast-adam"))
+        if os.getpid() not in _pool:
+            _pool[os.getpid()] = ThreadPoolExecutor(THREADS, thread_name_prefix="fast-adam")
         chunks = [(lo, min(lo + per, n)) for lo in range(0, n, per)]
-        return sum(_pool[0].map(lambda c: self._update(net, *c), chunks))
+        return sum(_pool[os.getpid()].map(lambda c: self._update(net, *c), chunks))
 
     def _update(self, net, lo, hi):
         """The lesson's Adam formulas on theta[lo:hi], block by block, in its order of operations.
