@@ -19,7 +19,6 @@ import hashlib
 import math
 import os
 import re
-import secrets
 import socket
 import sys
 import threading
@@ -32,6 +31,8 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import numpy as np
+
+from .results import atomic_write
 
 IDX_FILES = {
     "x_train": "train-images-idx3-ubyte",
@@ -346,8 +347,8 @@ def default_cache_dir() -> Path:
 
 
 def _atomic_write(path: Path, write) -> None:
-    """``write(file)`` into a uniquely named ``.part`` file, then rename it to ``path``: a failed
-    or concurrent write leaves nothing behind. Stale ``.part`` files of killed runs are removed."""
+    """``write(file)`` into ``path`` with :func:`common.results.atomic_write` (nothing is left
+    behind when it fails), after removing the ``.part`` files that killed runs left."""
     path.parent.mkdir(parents=True, exist_ok=True)
     for old in path.parent.glob("*.part"):
         try:
@@ -355,13 +356,12 @@ def _atomic_write(path: Path, write) -> None:
                 old.unlink()
         except OSError:
             pass  # removed by another process meanwhile, or not ours to remove
-    tmp = path.with_name(f"{path.name}.{os.getpid()}-{secrets.token_hex(4)}.part")
-    try:
+
+    def to(tmp: Path) -> None:
         with open(tmp, "xb") as f:  # the usual permissions (umask), like any cache
             write(f)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+
+    atomic_write(path, to)
 
 
 def _fetch(url: str, path: Path, sha256: str | None = None) -> None:
