@@ -195,15 +195,8 @@ def _read_idx(f, name: str) -> tuple[np.ndarray, str]:
 
 
 def read_idx(path: str | Path) -> np.ndarray:
-    """One IDX file (``.gz`` or raw) as an array.
-
-    Raises
-    ------
-    MnistDataError
-        Bad magic number or header, truncated or trailing data, a corrupted gzip stream.
-    PermissionError
-        The file cannot be read by this user (not a data problem).
-    """
+    """One IDX file (``.gz`` or raw) as an array; :class:`MnistDataError` names what is wrong
+    with a bad one (a ``PermissionError`` is not a data problem and passes through)."""
     return _read_file(Path(path))[0]
 
 
