@@ -15,6 +15,7 @@ import sys
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -64,20 +65,27 @@ def results_dir(dataset: str = "mnist", mode: str = "full") -> Path:
     return path
 
 
-def atomic_write(path: str | os.PathLike, write_fn: Callable[[Path], object]) -> Path:
-    """Create ``path`` all at once: ``write_fn(tmp)`` writes a temporary file beside it, then it is
-    renamed into place. If ``write_fn`` fails, the temporary file is removed and ``path`` is untouched.
+def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], object]) -> Path:
+    """Create ``path`` all at once: ``write(f)`` fills a new binary file beside it, which is then
+    renamed into place. If ``write`` fails, nothing is left behind and ``path`` is untouched.
 
-    The temporary name is unique per call, so two processes writing the same file never share one.
+    The temporary name is unique per call (two processes writing one file never share it), and the
+    file gets the usual permissions (umask), like any file the user creates.
     """
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.part")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.part")
     try:
-        write_fn(tmp)
+        with open(tmp, "xb") as f:
+            write(f)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+def _write_text(path: Path, text: str) -> Path:
+    return atomic_write(path, lambda f: f.write(text.encode("utf-8")))
 
 
 def _jsonable(obj):
@@ -140,7 +148,7 @@ def save_results(
     }
     text = json.dumps(_jsonable(record), indent=2, allow_nan=False) + "\n"
     path = results_dir(dataset, mode) / f"{name}.json"
-    return atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    return _write_text(path, text)
 
 
 def load_results(name: str, *, dataset: str = "mnist", mode: str = "full") -> dict:
@@ -194,8 +202,7 @@ def write_results_md(directory: Path | None = None) -> Path:
             parts.append(markdown_table(rows))
         for title, rows in ((record.get("metrics") or {}).get("tables") or {}).items():
             parts += [f"### {title}\n", markdown_table(rows)]
-    out = directory / "RESULTS.md"
-    return atomic_write(out, lambda tmp: tmp.write_text("\n".join(parts), encoding="utf-8"))
+    return _write_text(directory / "RESULTS.md", "\n".join(parts))
 
 
 _BLOCK = re.compile(
@@ -227,7 +234,7 @@ def fill_markdown(path: Path, directory: Path | None = None) -> bool:
 
     new = _BLOCK.sub(table, text)
     if new != text:
-        atomic_write(path, lambda tmp: tmp.write_text(new, encoding="utf-8"))
+        _write_text(Path(path), new)
     return new != text
 
 

@@ -6,6 +6,7 @@ import json
 import os
 import random
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -117,23 +118,26 @@ def test_atomic_write_leaves_the_old_file_and_no_temporary_when_the_writer_fails
     target = tmp_path / "data.bin"
     target.write_bytes(b"old")
 
-    def half_then_fail(tmp):
-        tmp.write_bytes(b"half")
+    def half_then_fail(f):
+        f.write(b"half")
         raise RuntimeError("disk full")
 
     with pytest.raises(RuntimeError, match="disk full"):
         atomic_write(target, half_then_fail)
     assert target.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["data.bin"]
-    assert atomic_write(target, lambda tmp: tmp.write_bytes(b"new")) == target
+    assert atomic_write(target, lambda f: f.write(b"new")) == target
     assert target.read_bytes() == b"new" and [p.name for p in tmp_path.iterdir()] == ["data.bin"]
 
 
 def test_atomic_write_uses_a_fresh_temporary_name_each_time(tmp_path):
     seen = []
     for _ in range(2):
-        atomic_write(tmp_path / "f", lambda tmp: seen.append(tmp.name) or tmp.write_text("x"))
-    assert seen[0] != seen[1] and all(name.startswith(".f.") for name in seen)
+        atomic_write(tmp_path / "f", lambda f: seen.append(f.name) or f.write(b"x"))
+    assert seen[0] != seen[1] and all(Path(name).name.startswith(".f.") for name in seen)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (tmp_path / "f").stat().st_mode & 0o777 == 0o666 & ~umask  # readable like any file
 
 
 @pytest.mark.parametrize("bad", ["", "a/b", ".hidden"])
