@@ -356,3 +356,71 @@ def plot_comparison(
     ax.grid(axis="x", visible=False)
     ax.set_title(title or "Mean ± std over runs")
     return fig
+
+
+# ----------------------------------------------------------------------------- your own digit
+# (owner: handwriting engineer; self-contained so that it can stay at the end of this file)
+def plot_digit_prediction(
+    image: Any,
+    naive: ArrayLike,
+    normalised: ArrayLike,
+    proba_naive: ArrayLike,
+    proba_normalised: ArrayLike,
+    class_names: Sequence[str] | None = None,
+) -> Figure:
+    """The input image, its naive 28x28 squeeze, its MNIST normalisation, and what each is called.
+
+    Parameters
+    ----------
+    image : path, bytes, PIL image or array
+        The original image, shown as it is (transparent parts over white).
+    naive, normalised : array-like of shape (28, 28)
+        ``common.handwriting.naive_resize(image)`` and ``common.handwriting.to_mnist(image)``.
+    proba_naive, proba_normalised : array-like of shape (K,)
+        A model's class probabilities for each of the two 28x28 images.
+    class_names : sequence of K str, optional
+        Names of the classes; default "0", "1", ...
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    from common.handwriting import _open  # reads and validates any image kind
+
+    original = _open(image)
+    p_naive, p_norm = (np.asarray(p, dtype=float).ravel() for p in (proba_naive, proba_normalised))
+    if p_naive.shape != p_norm.shape or p_naive.size < 2:
+        raise ValueError(
+            f"proba_naive and proba_normalised must be (K,) with the same K >= 2, "
+            f"got {p_naive.shape} and {p_norm.shape}"
+        )
+    names = [str(c) for c in (class_names if class_names is not None else range(p_norm.size))]
+    if len(names) != p_norm.size:
+        raise ValueError(f"{len(names)} class_names for {p_norm.size} probabilities")
+    small = [np.asarray(a).reshape(28, 28) for a in (naive, normalised)]
+
+    fig = plt.figure(figsize=(12, 3.2), layout="constrained")
+    axes = fig.subplots(1, 4, gridspec_kw={"width_ratios": [1, 1, 1, 2.4]})
+    axes[0].imshow(original, cmap="gray", vmin=0, vmax=1)
+    axes[0].set_title(f"input ({original.shape[1]}x{original.shape[0]})")
+    for ax, img, p, what in zip(axes[1:3], small, (p_naive, p_norm), ("naive resize", "MNIST-style")):
+        ax.imshow(img, cmap="gray", vmin=0, vmax=255)
+        ax.set_title(f"{what}\n-> {names[int(p.argmax())]} ({p.max():.0%})")
+    for ax in axes[:3]:
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.grid(False)
+    x = np.arange(p_norm.size)
+    bars = axes[3]
+    bars.bar(x - 0.2, p_naive, width=0.4, color="0.6", label="naive resize")
+    bars.bar(x + 0.2, p_norm, width=0.4, color="tab:blue", label="MNIST-style")
+    long_names = max(len(n) for n in names) > 3
+    bars.set_xticks(x, names, rotation=30 if long_names else 0, ha="right" if long_names else "center")
+    bars.set_ylim(0, 1)
+    bars.set_ylabel("probability")
+    bars.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
+    bars.grid(axis="x", visible=False)
+    return fig
+
+
+__all__ += ["plot_digit_prediction"]
