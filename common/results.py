@@ -225,11 +225,15 @@ def fill_markdown(path: Path, directory: Path | None = None) -> bool:
     def table(match: re.Match) -> str:
         source = directory / f"{match['stem']}.json"
         if not source.is_file():
-            raise KeyError(f"{path}: block needs {source}, which does not exist (run `make reproduce`)")
+            raise KeyError(
+                f"{path}: block needs {source}, which does not exist (run `make reproduce`)"
+            )
         tables = json.loads(source.read_text(encoding="utf-8")).get("metrics", {}).get("tables", {})
         title = match["title"].strip()
         if title not in tables:
-            raise KeyError(f"{path}: {source.name} has no table {title!r} (it has {sorted(tables)})")
+            raise KeyError(
+                f"{path}: {source.name} has no table {title!r} (it has {sorted(tables)})"
+            )
         return match.group(1) + markdown_table(tables[title]) + match.group(5)
 
     new = _BLOCK.sub(table, text)

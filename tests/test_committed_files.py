@@ -17,7 +17,11 @@ ABSOLUTE_PATH = re.compile(r"(?<![\w.:/~-])(/(?:work|home|tmp|root|Users)/|\b[A-
 
 def _committed(*patterns: str) -> list[str]:
     out = subprocess.run(
-        ["git", "ls-files", "--", *patterns], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+        ["git", "ls-files", "--", *patterns],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     return [name for name in out.splitlines() if (REPO_ROOT / name).is_file()]
 
@@ -33,20 +37,44 @@ def test_the_scan_finds_notebooks():
 def test_notebook_has_no_injected_cell_no_errors_and_is_small(notebook):
     path = REPO_ROOT / notebook
     nb = json.loads(path.read_text(encoding="utf-8"))
-    injected = [i for i, c in enumerate(nb["cells"]) if "injected-parameters" in c["metadata"].get("tags", [])]
-    assert not injected, f"papermill's injected-parameters cell (cell {injected}) overrides MODE: run with MNIST_MODE, not -p"
+    injected = [
+        i
+        for i, c in enumerate(nb["cells"])
+        if "injected-parameters" in c["metadata"].get("tags", [])
+    ]
+    assert not injected, (
+        f"papermill's injected-parameters cell (cell {injected}) overrides MODE: run with MNIST_MODE, not -p"
+    )
     assert not nb["metadata"].get("papermill", {}).get("parameters"), "executed with papermill -p"
-    errors = [i for i, c in enumerate(nb["cells"]) for o in c.get("outputs", []) if o["output_type"] == "error"]
+    errors = [
+        i
+        for i, c in enumerate(nb["cells"])
+        for o in c.get("outputs", [])
+        if o["output_type"] == "error"
+    ]
     assert not errors, f"error outputs in cells {errors}"
     assert path.stat().st_size <= MAX_NOTEBOOK_BYTES, f"{path.stat().st_size:,} bytes"
 
 
 def test_the_path_pattern_catches_local_paths_only():
-    for text in ['"location": "/work/shared/data/mnist"', "in /home/alice/x", "`/tmp/run`",
-                 "(/root/.cache)", "/Users/bob/mnist", r'"C:\\Users\\bob"', "D:\\data"]:
+    for text in [
+        '"location": "/work/shared/data/mnist"',
+        "in /home/alice/x",
+        "`/tmp/run`",
+        "(/root/.cache)",
+        "/Users/bob/mnist",
+        r'"C:\\Users\\bob"',
+        "D:\\data",
+    ]:
         assert ABSOLUTE_PATH.search(text), text
-    for text in ["https://example.org/home/x", "$MNIST_DATA_DIR", "results/figures/numpy/a.png",
-                 "~/work/x", "data/tmp/x", "http://localhost:7860/"]:
+    for text in [
+        "https://example.org/home/x",
+        "$MNIST_DATA_DIR",
+        "results/figures/numpy/a.png",
+        "~/work/x",
+        "data/tmp/x",
+        "http://localhost:7860/",
+    ]:
         assert not ABSOLUTE_PATH.search(text), text
 
 
@@ -66,7 +94,19 @@ def _texts(name: str) -> list[str]:
 
 
 def test_no_absolute_local_paths_in_committed_results_notebooks_and_readmes():
-    files = [f for f in _committed("results/", "*.ipynb", "README*", "*/README*") if not f.endswith(".png")]
+    files = [
+        f
+        for f in _committed("results/", "*.ipynb", "README*", "*/README*")
+        if not f.endswith(".png")
+    ]
     assert any(f.startswith("results/") and f.endswith(".json") for f in files)
-    found = [f"{name}: {line.strip()[:120]}" for name in files for line in _texts(name) if ABSOLUTE_PATH.search(line)]
-    assert not found, "absolute local paths (use $MNIST_DATA_DIR or a repository-relative path):\n" + "\n".join(found)
+    found = [
+        f"{name}: {line.strip()[:120]}"
+        for name in files
+        for line in _texts(name)
+        if ABSOLUTE_PATH.search(line)
+    ]
+    assert not found, (
+        "absolute local paths (use $MNIST_DATA_DIR or a repository-relative path):\n"
+        + "\n".join(found)
+    )

@@ -25,7 +25,14 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     from pip._vendor import tomli as tomllib
 
-FIRST_PARTY = {"common", "from_scratch_numpy", "advance_pipeline_tensorflow", "demo", "benchmarks", "tests"}
+FIRST_PARTY = {
+    "common",
+    "from_scratch_numpy",
+    "advance_pipeline_tensorflow",
+    "demo",
+    "benchmarks",
+    "tests",
+}
 # folder -> extras its code is installed with. Top-level imports of common/ and from_scratch_numpy/
 # must be core: the NumPy notebook runs on a plain `pip install` (imports inside functions may use
 # an extra: e.g. common.tf_data imports TensorFlow only when called).
@@ -61,7 +68,9 @@ def imports(source: str) -> list[tuple[str, bool]]:
     """(top-level module name, imported at module level?) for each absolute import in ``source``."""
     tree = ast.parse(source)
     nested = {
-        id(n) for f in ast.walk(tree) if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef))
+        id(n)
+        for f in ast.walk(tree)
+        if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef))
         for n in ast.walk(f)
     }
     found = []
@@ -80,8 +89,11 @@ def notebook_code(path: Path) -> str:
     """The code cells of a notebook, IPython magics and shell lines left out."""
     cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
     lines = [
-        line for c in cells if c["cell_type"] == "code"
-        for line in "".join(c["source"]).splitlines() if not line.lstrip().startswith(("%", "!"))
+        line
+        for c in cells
+        if c["cell_type"] == "code"
+        for line in "".join(c["source"]).splitlines()
+        if not line.lstrip().startswith(("%", "!"))
     ]
     return "\n".join(lines)
 
@@ -100,17 +112,29 @@ def undeclared(root: Path, notebooks: dict[str, str]) -> list[str]:
         sources.append((notebook, notebook_code(root / notebook), names, names))
     problems = []
     for where, source, top_extras, nested_extras in sources:
-        local = {p.stem for p in (root / where).parent.glob("*.py")} if str(where).endswith(".py") else set()
+        local = (
+            {p.stem for p in (root / where).parent.glob("*.py")}
+            if str(where).endswith(".py")
+            else set()
+        )
         for module, at_top in set(imports(source)):
             if module in sys.stdlib_module_names or module in FIRST_PARTY | local | {"__future__"}:
                 continue
-            allowed = set().union(deps[""], *(deps.get(e, set()) for e in (top_extras if at_top else nested_extras)))
+            allowed = set().union(
+                deps[""], *(deps.get(e, set()) for e in (top_extras if at_top else nested_extras))
+            )
             dists = {_norm(d) for d in to_dists.get(module, [])}
             if not dists:
-                problems.append(f"{where}: imports {module!r}, which no installed distribution provides")
+                problems.append(
+                    f"{where}: imports {module!r}, which no installed distribution provides"
+                )
             elif not dists & allowed:
-                extras = "core" + "".join(f" or [{e}]" for e in (top_extras if at_top else nested_extras))
-                problems.append(f"{where}: imports {module!r} ({', '.join(sorted(dists))}), not declared in {extras}")
+                extras = "core" + "".join(
+                    f" or [{e}]" for e in (top_extras if at_top else nested_extras)
+                )
+                problems.append(
+                    f"{where}: imports {module!r} ({', '.join(sorted(dists))}), not declared in {extras}"
+                )
     return sorted(problems)
 
 
@@ -119,15 +143,22 @@ def test_every_import_of_the_code_and_notebooks_is_a_declared_dependency():
 
 
 def test_requirements_txt_holds_everything_the_package_declares():
-    listed = {_requirement_name(line) for line in (REPO_ROOT / "requirements.txt").read_text().splitlines()}
+    listed = {
+        _requirement_name(line)
+        for line in (REPO_ROOT / "requirements.txt").read_text().splitlines()
+    }
     for extra, dists in declared(REPO_ROOT).items():
-        assert dists <= listed, f"[{extra or 'core'}] {sorted(dists - listed)} missing from requirements.txt"
+        assert dists <= listed, (
+            f"[{extra or 'core'}] {sorted(dists - listed)} missing from requirements.txt"
+        )
 
 
 def test_pandas_styler_users_declare_jinja2():
     """DataFrame.style renders through jinja2, which pandas does not install."""
     sources = [notebook_code(REPO_ROOT / nb) for nb in NOTEBOOKS]
-    sources += [p.read_text(encoding="utf-8") for f in FOLDERS for p in (REPO_ROOT / f).rglob("*.py")]
+    sources += [
+        p.read_text(encoding="utf-8") for f in FOLDERS for p in (REPO_ROOT / f).rglob("*.py")
+    ]
     if any(re.search(r"\.style\.(?!use\b)", s) for s in sources):
         assert "jinja2" in declared(REPO_ROOT)[""]
 
@@ -145,10 +176,22 @@ def _tree(tmp_path: Path, module: str, notebook_cell: str) -> Path:
     ("module", "cell", "expected"),
     [
         ("import yaml\n", "", ["common/x.py: imports 'yaml' (pyyaml), not declared in core"]),
-        ("import tensorflow\n", "", ["common/x.py: imports 'tensorflow' (tensorflow), not declared in core"]),
+        (
+            "import tensorflow\n",
+            "",
+            ["common/x.py: imports 'tensorflow' (tensorflow), not declared in core"],
+        ),
         ("def f():\n    import tensorflow\n", "", []),
-        ("", "%matplotlib inline\nimport keras_tuner", ["nb.ipynb: imports 'keras_tuner' (keras-tuner), not declared in core"]),
-        ("import no_such_module_xyz\n", "", ["common/x.py: imports 'no_such_module_xyz', which no installed distribution provides"]),
+        (
+            "",
+            "%matplotlib inline\nimport keras_tuner",
+            ["nb.ipynb: imports 'keras_tuner' (keras-tuner), not declared in core"],
+        ),
+        (
+            "import no_such_module_xyz\n",
+            "",
+            ["common/x.py: imports 'no_such_module_xyz', which no installed distribution provides"],
+        ),
     ],
 )
 def test_the_check_catches_undeclared_imports(tmp_path, module, cell, expected):

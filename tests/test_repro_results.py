@@ -60,9 +60,14 @@ def test_results_dir_honours_env_dataset_and_mode(tmp_path, monkeypatch):
     assert (tmp_path / "r" / "fashion_mnist" / "quick").is_dir()
 
 
-@pytest.mark.parametrize(("kwargs", "match"), [({"mode": "smoek"}, "mode must be one of"),
-                                               ({"dataset": "../x"}, "plain name"),
-                                               ({"dataset": ""}, "plain name")])
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"mode": "smoek"}, "mode must be one of"),
+        ({"dataset": "../x"}, "plain name"),
+        ({"dataset": ""}, "plain name"),
+    ],
+)
 def test_results_dir_rejects_unknown_modes_and_path_like_datasets(kwargs, match):
     with pytest.raises(ValueError, match=match):
         results_dir(**kwargs)
@@ -100,7 +105,9 @@ def test_save_results_records_metadata_and_converts_numpy():
     )
     record = json.loads(path.read_text())  # strict JSON: NaN would not parse in other tools
     assert record["metrics"] == {"acc": 0.5, "per_seed": [1, 2], "bad": None, "n": 3}
-    assert record["data_source"]["kind"] == "directory" and record["data_source"]["is_sample"] is False
+    assert (
+        record["data_source"]["kind"] == "directory" and record["data_source"]["is_sample"] is False
+    )
     assert record["seeds"] == [0, 1] and record["timings_s"] == {"fit": 1.5}
     assert record["versions"]["numpy"] == np.__version__
     assert load_results("unit") == record
