@@ -140,9 +140,10 @@ def plot_learning_curves(
     if missing:
         raise ValueError(f"metrics {missing} not found in the histories; available: {sorted(keys)}")
 
-    ncols = len(runs) if small_multiples else 1
-    fig, axes = plt.subplots(len(metrics), ncols, squeeze=False, sharex=True, sharey="row")
-    fig.set(size_inches=(max(4.0, 3.2 * ncols) + 2.5, 3.4 * len(metrics)), layout_engine="constrained")
+    shape = (len(metrics), len(runs)) if small_multiples else (1, len(metrics))
+    fig, axes = plt.subplots(*shape, squeeze=False, sharex=True, sharey="row" if small_multiples else False)
+    fig.set(size_inches=(3.6 * shape[1] + 2.5, 3.4 * shape[0]), layout_engine="constrained")
+    axes = axes if small_multiples else axes.T  # one row per metric
     colors = dict(zip(runs, sns.color_palette("tab10", len(runs)), strict=True))
     for i, (row, metric) in enumerate(zip(axes, metrics, strict=True)):
         for j, (label, hists) in enumerate(runs.items()):
@@ -162,13 +163,10 @@ def plot_learning_curves(
             if "acc" in metric:
                 ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0))
                 ax.set_ylim(top=1.0)
-    for ax in axes[-1]:
-        ax.set_xlabel("Epoch")
+    for ax in axes.flat:
+        ax.set_xlabel("Epoch" if ax.get_subplotspec().is_last_row() else "")
     handles = {h.get_label(): h for ax in axes.flat for h in ax.get_lines()}
-    seeds = max(len(h) for h in runs.values())
-    fig.legend(
-        handles.values(), handles, loc="outside right upper", title=f"mean ± std, {seeds} seeds"
-    )
+    fig.legend(handles.values(), handles, loc="outside right upper", title="mean ± 1 std over seeds")
     return _finish(fig, title)
 
 
