@@ -60,7 +60,7 @@ check-data: $(STAMP)
 	       exit 1; }
 
 reproduce: check-data
-	$(PY) benchmarks/bench_numpy_vs_keras.py
+	$(PY) benchmarks/bench.py
 	$(call run_notebooks,full)
 
 quick: $(STAMP)
@@ -70,7 +70,7 @@ smoke: $(STAMP)
 	$(call run_notebooks,smoke)
 
 bench: $(STAMP)
-	$(PY) benchmarks/bench_numpy_vs_keras.py
+	$(PY) benchmarks/bench.py
 	$(PY) -m common.results
 
 lint: $(STAMP)

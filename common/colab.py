@@ -78,7 +78,7 @@ def _sync_notebook(path: Path, notebook: str, extras: str, repo: str) -> bool:
         first_md["source"] = new.splitlines(keepends=True)
         changed = True
     if changed:
-        path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        path.write_text(json.dumps(nb, indent=1, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
     return changed
 
 

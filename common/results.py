@@ -15,7 +15,6 @@ import sys
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import BinaryIO
 
 import numpy as np
 
@@ -65,19 +64,20 @@ def results_dir(dataset: str = "mnist", mode: str = "full") -> Path:
     return path
 
 
-def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], object]) -> Path:
-    """Create ``path`` all at once: ``write(f)`` fills a new binary file beside it, which is then
-    renamed into place. If ``write`` fails, nothing is left behind and ``path`` is untouched.
+def atomic_write(path: str | os.PathLike, write: Callable[[Path], object]) -> Path:
+    """Create ``path`` all at once: ``write(tmp)`` creates a file at the temporary path ``tmp``
+    beside it, which is then renamed into place. If ``write`` fails, nothing is left behind and
+    ``path`` is untouched.
 
-    The temporary name is unique per call (two processes writing one file never share it), and the
-    file gets the usual permissions (umask), like any file the user creates.
+    ``tmp`` is unique per call, so two processes writing one file never share it; it ends in
+    ``.part`` (mind writers such as ``np.savez`` that append their own suffix to a path: give them
+    an open file, ``open(tmp, "wb")``).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.part")
     try:
-        with open(tmp, "xb") as f:
-            write(f)
+        write(tmp)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
@@ -85,7 +85,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], object]) -
 
 
 def _write_text(path: Path, text: str) -> Path:
-    return atomic_write(path, lambda f: f.write(text.encode("utf-8")))
+    return atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
 def _jsonable(obj):

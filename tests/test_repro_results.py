@@ -42,7 +42,11 @@ def test_set_seed_rejects_bad_seeds(bad):
 def test_versions_and_machine():
     v = library_versions()
     assert v["numpy"] == np.__version__ and "python" in v
-    assert machine_info()["cpu_count"] == os.cpu_count()
+    machine = machine_info()
+    assert machine["cpu_count"] == os.cpu_count()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():  # Linux: the model name, not just "x86_64"
+        assert f"model name\t: {machine['processor']}" in cpuinfo.read_text()
 
 
 def test_timer_measures_the_block():
@@ -125,23 +129,23 @@ def test_atomic_write_leaves_the_old_file_and_no_temporary_when_the_writer_fails
     target = tmp_path / "data.bin"
     target.write_bytes(b"old")
 
-    def half_then_fail(f):
-        f.write(b"half")
+    def half_then_fail(tmp):
+        tmp.write_bytes(b"half")
         raise RuntimeError("disk full")
 
     with pytest.raises(RuntimeError, match="disk full"):
         atomic_write(target, half_then_fail)
     assert target.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["data.bin"]
-    assert atomic_write(target, lambda f: f.write(b"new")) == target
+    assert atomic_write(target, lambda tmp: tmp.write_bytes(b"new")) == target
     assert target.read_bytes() == b"new" and [p.name for p in tmp_path.iterdir()] == ["data.bin"]
 
 
 def test_atomic_write_uses_a_fresh_temporary_name_each_time(tmp_path):
     seen = []
     for _ in range(2):
-        atomic_write(tmp_path / "f", lambda f: seen.append(f.name) or f.write(b"x"))
-    assert seen[0] != seen[1] and all(Path(name).name.startswith(".f.") for name in seen)
+        atomic_write(tmp_path / "f", lambda tmp: seen.append(tmp.name) or tmp.write_text("x"))
+    assert seen[0] != seen[1] and all(name.startswith(".f.") for name in seen)
     umask = os.umask(0)
     os.umask(umask)
     assert (tmp_path / "f").stat().st_mode & 0o777 == 0o666 & ~umask  # readable like any file
