@@ -60,7 +60,7 @@ check-data: $(STAMP)
 	       exit 1; }
 
 reproduce: check-data
-	$(PY) benchmarks/bench.py
+	$(if $(filter mnist,$(DATASET)),$(PY) benchmarks/bench.py)
 	$(call run_notebooks,full)
 
 quick: $(STAMP)

@@ -20,17 +20,6 @@ import numpy as np
 
 from .repro import library_versions, machine_info
 
-__all__ = [
-    "MODES",
-    "atomic_write",
-    "fill_markdown",
-    "load_results",
-    "markdown_table",
-    "results_dir",
-    "save_results",
-    "write_results_md",
-]
-
 MODES = ("full", "quick", "smoke")
 _PROJECT_MARKER = 'name = "mnist-derin-ogrenme"'
 
