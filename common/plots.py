@@ -141,7 +141,8 @@ def plot_learning_curves(
         raise ValueError(f"metrics {missing} not found in the histories; available: {sorted(keys)}")
 
     shape = (len(metrics), len(runs)) if small_multiples else (1, len(metrics))
-    fig, axes = plt.subplots(*shape, squeeze=False, sharex=True, sharey="row" if small_multiples else False)
+    sharey = "row" if small_multiples else False
+    fig, axes = plt.subplots(*shape, squeeze=False, sharex=True, sharey=sharey)
     fig.set(size_inches=(3.6 * shape[1] + 2.5, 3.4 * shape[0]), layout_engine="constrained")
     axes = axes if small_multiples else axes.T  # one row per metric
     colors = dict(zip(runs, sns.color_palette("tab10", len(runs)), strict=True))
@@ -166,7 +167,7 @@ def plot_learning_curves(
     for ax in axes.flat:
         ax.set_xlabel("Epoch" if ax.get_subplotspec().is_last_row() else "")
     handles = {h.get_label(): h for ax in axes.flat for h in ax.get_lines()}
-    fig.legend(handles.values(), handles, loc="outside right upper", title="mean ± 1 std over seeds")
+    fig.legend(handles.values(), handles, loc="outside right upper", title="mean ± 1 std, seeds")
     return _finish(fig, title)
 
 
@@ -248,13 +249,8 @@ def _image_grid(
     images = images.reshape(len(images), *[math.isqrt(images[0].size)] * 2)
     ncols = min(len(images), math.ceil(math.sqrt(len(images))), 10)
     nrows = math.ceil(len(images) / ncols)
-    fig, axes = plt.subplots(
-        nrows,
-        ncols,
-        figsize=(1.45 * ncols, 1.55 * nrows + 0.4),
-        squeeze=False,
-        layout="constrained",
-    )
+    fig, axes = plt.subplots(nrows, ncols, squeeze=False, layout="constrained")
+    fig.set_size_inches(1.45 * ncols, 1.55 * nrows + 0.4)
     for ax in axes.flat:
         ax.set_axis_off()
     for ax, image, text in zip(axes.flat, images, titles, strict=False):
