@@ -4,8 +4,11 @@ error outputs and small enough to open, and no absolute path of the machine that
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
 import subprocess
+import sys
 
 import pytest
 from conftest import REPO_ROOT
@@ -110,3 +113,20 @@ def test_no_absolute_local_paths_in_committed_results_notebooks_and_readmes():
         "absolute local paths (use $MNIST_DATA_DIR or a repository-relative path):\n"
         + "\n".join(found)
     )
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+def test_make_reproduce_stops_without_the_genuine_data_instead_of_using_the_sample(tmp_path):
+    """No data, no network: `make reproduce` must not overwrite the full-MNIST results."""
+    env = {k: v for k, v in os.environ.items() if k != "MNIST_DATA_DIR"}
+    env |= {"HOME": str(tmp_path), "MNIST_OFFLINE": "1", "MNIST_CACHE_DIR": str(tmp_path / "c")}
+    env["PYTHONPATH"] = str(REPO_ROOT)
+    stamp = ".venv/.installed"  # -o: take the environment as installed, do not build .venv
+    run = subprocess.run(
+        ["make", "-s", "-o", stamp, "reproduce", f"PY={sys.executable}"],
+        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert run.returncode != 0
+    assert "needs the genuine mnist data" in run.stdout and "MNIST_DATA_DIR=" in run.stdout
+    assert "make quick" in run.stdout
+    assert "papermill" not in run.stdout + run.stderr, "a notebook was started"
