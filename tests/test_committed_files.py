@@ -130,3 +130,20 @@ def test_make_reproduce_stops_without_the_genuine_data_instead_of_using_the_samp
     assert "needs the genuine mnist data" in run.stdout and "MNIST_DATA_DIR=" in run.stdout
     assert "make quick" in run.stdout
     assert "papermill" not in run.stdout + run.stderr, "a notebook was started"
+
+
+@pytest.mark.parametrize("ci", ["true", ""])
+def test_ci_entry_point_fails_without_the_genuine_mnist_under_ci(tmp_path, ci):
+    """Under CI the genuine MNIST beside the project is expected: missing, it is an error."""
+    (tmp_path / "project" / ".ci").mkdir(parents=True)
+    shutil.copy(REPO_ROOT / ".ci" / "run", tmp_path / "project" / ".ci" / "run")
+    (tmp_path / "project" / "Makefile").write_text("test:\n\t@echo TESTS RAN\n")
+    env = {k: v for k, v in os.environ.items() if k not in ("CI", "MNIST_DATA_DIR")} | {"CI": ci}
+    run = subprocess.run(
+        ["bash", str(tmp_path / "project" / ".ci" / "run")], env=env, capture_output=True, text=True
+    )
+    if ci:
+        assert run.returncode == 1 and "TESTS RAN" not in run.stdout
+        assert "CI expects the genuine MNIST in ../shared/data/mnist" in run.stderr
+    else:  # a contributor's machine: the tests run, the genuine-MNIST ones skip
+        assert run.returncode == 0 and "TESTS RAN" in run.stdout
