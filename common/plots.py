@@ -38,9 +38,13 @@ __all__ = [
 
 
 def set_style() -> None:
-    """Apply the project's figure style (seaborn ``whitegrid``, bold titles); idempotent."""
+    """Apply the project's figure style (seaborn ``whitegrid``, bold titles); idempotent.
+
+    Figures show at 80 dpi in a notebook, which keeps a committed notebook small (< 500 KB), and
+    are saved at 150 dpi.
+    """
     sns.set_theme(context="notebook", style="whitegrid", palette="tab10")
-    plt.rcParams.update({"axes.titleweight": "bold", "figure.titleweight": "bold"})
+    plt.rcParams.update({"axes.titleweight": "bold", "figure.titleweight": "bold", "figure.dpi": 80})
     plt.rcParams.update({"savefig.dpi": 150, "savefig.bbox": "tight", "legend.fontsize": 9})
 
 

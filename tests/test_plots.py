@@ -64,7 +64,7 @@ def test_set_style_is_idempotent():
     with matplotlib.rc_context():
         plots.set_style()
         plots.set_style()
-        assert plt.rcParams["savefig.dpi"] == 150
+        assert plt.rcParams["savefig.dpi"] == 150 and plt.rcParams["figure.dpi"] == 80
 
 
 def test_save_fig_goes_to_the_dataset_and_mode_folder(tmp_path, monkeypatch):
