@@ -112,28 +112,20 @@ def undeclared(root: Path, notebooks: dict[str, str]) -> list[str]:
         sources.append((notebook, notebook_code(root / notebook), names, names))
     problems = []
     for where, source, top_extras, nested_extras in sources:
-        local = (
-            {p.stem for p in (root / where).parent.glob("*.py")}
-            if str(where).endswith(".py")
-            else set()
-        )
+        local = {p.stem for p in (root / where).parent.glob("*.py")}  # scripts beside each other
         for module, at_top in set(imports(source)):
             if module in sys.stdlib_module_names or module in FIRST_PARTY | local | {"__future__"}:
                 continue
-            allowed = set().union(
-                deps[""], *(deps.get(e, set()) for e in (top_extras if at_top else nested_extras))
-            )
+            extras = top_extras if at_top else nested_extras
+            allowed = set().union(deps[""], *(deps.get(e, set()) for e in extras))
             dists = {_norm(d) for d in to_dists.get(module, [])}
+            where_what = f"{where}: imports {module!r}"
             if not dists:
-                problems.append(
-                    f"{where}: imports {module!r}, which no installed distribution provides"
-                )
+                problems.append(f"{where_what}, which no installed distribution provides")
             elif not dists & allowed:
-                extras = "core" + "".join(
-                    f" or [{e}]" for e in (top_extras if at_top else nested_extras)
-                )
+                declared_in = "core" + "".join(f" or [{e}]" for e in extras)
                 problems.append(
-                    f"{where}: imports {module!r} ({', '.join(sorted(dists))}), not declared in {extras}"
+                    f"{where_what} ({', '.join(sorted(dists))}), not declared in {declared_in}"
                 )
     return sorted(problems)
 
