@@ -65,7 +65,8 @@ def build_app(predictors: dict[str, Predictor], class_names) -> gr.Blocks:
     class_names = [str(c) for c in class_names]
     with gr.Blocks(title="Try your own digit") as app:
         gr.Markdown(
-            "## Try your own digit\nDraw a digit (big, in the middle or not) or upload a photo. "
+            "## Try your own digit\nPick the brush (left of the canvas) and draw a digit, or upload "
+            "a photo of one. "
             "It is brought into MNIST's form first: ink cropped, scaled to 20 px, centred by "
             "its centre of mass in 28x28, white on black. The naive squeeze is shown for contrast."
         )
