@@ -169,10 +169,10 @@ def main(argv: list[str] | None = None) -> None:
         server_name="127.0.0.1", server_port=args.port, prevent_thread_lock=True, quiet=True
     )
     print(f"\nTry your own digit: open {url} in a browser (Ctrl+C to stop)", flush=True)
-    try:
-        app.block_thread()
-    except KeyboardInterrupt:
-        app.close()
+    app.block_thread()  # until Ctrl+C, which closes the server
+    app.close()
+    # After Ctrl+C a library thread (seen here with TensorFlow loaded) kept the process alive.
+    os._exit(0)
 
 
 if __name__ == "__main__":
