@@ -3,6 +3,8 @@
 #                   (results/RESULTS.md and the README tables are rebuilt from results/*.json)
 # make smoke      - the same on the smoke settings, into results/smoke/ (a couple of minutes)
 # make bench      - the NumPy-vs-Keras benchmark table (results/benchmark.md)
+# make mutate     - mutation testing (mutmut) of the lesson's numpy_net.py and common/metrics.py with
+#                   the fast tests that cover them; not part of `make test` (see [tool.mutmut])
 # Each target creates .venv from requirements.txt first when it is missing or out of date.
 
 PYTHON ?= python3
@@ -12,7 +14,7 @@ STAMP  := $(VENV)/.installed
 NOTEBOOKS := from_scratch_numpy/basic_algorithm_numpy.ipynb \
              advance_pipeline_tensorflow/advanced_algorithm_keras_pipeline.ipynb
 
-.PHONY: install test reproduce smoke bench lint clean
+.PHONY: install test reproduce smoke bench lint clean mutate
 
 install: $(STAMP)
 
@@ -53,8 +55,19 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_numpy_vs_keras.py
 	$(PY) -m common.results
 
+# mutmut copies the code and tests into mutants/ and imports them from there, so PYTHONPATH must not
+# point at the originals. Prints the survivors (`mutmut show <name>` shows one), then the score.
+mutate: $(STAMP)
+	$(PY) -m pip install --quiet "mutmut==3.8.*"
+	rm -rf mutants
+	env -u PYTHONPATH nice -n 10 $(VENV)/bin/mutmut run --max-children 2 > /dev/null
+	@env -u PYTHONPATH $(VENV)/bin/mutmut results --all true | grep -v ": killed$$" || true
+	@env -u PYTHONPATH $(VENV)/bin/mutmut results --all true | awk -F': ' '/__mutmut_/ { \
+	  m = $$1; gsub(/ /, "", m); sub(/\.x[^.]*$$/, "", m); n[m]++; k[m] += ($$2 == "killed") } \
+	  END { for (m in n) printf "%s: %d of %d mutants killed (%.1f%%)\n", m, k[m], n[m], 100 * k[m] / n[m] }'
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache results/smoke
+	rm -rf $(VENV) .pytest_cache .ruff_cache results/smoke mutants

@@ -60,7 +60,14 @@ def test_accuracy_rejects_bad_input(y_true, y_pred, message):
     assert str(err.value) == message
 
 
+def test_the_label_check_that_plots_use():
+    np.testing.assert_array_equal(M._as_label_vector((3, 1), "y"), [3, 1])
+    with pytest.raises(ValueError, match="^y is empty$"):
+        M._as_label_vector([], "y")
+
+
 # ----------------------------------------------------------------------------- per class
+@pytest.mark.filterwarnings("error")  # class 2 is never predicted: 0/0 precision, no warning
 def test_per_class_metrics_hand_computed():
     df = M.per_class_metrics(Y_TRUE, Y_PRED, labels=LABELS)
     assert list(df.columns) == ["precision", "recall", "f1", "support"]
@@ -256,6 +263,7 @@ def test_mean_std_hand_computed_ddof1():
         ([[0.9, 0.8]], "values must be 1-D, got shape (1, 2)"),
         ([0.9, np.nan], "values contains NaN or inf: [0.9, nan]"),
         ([0.9, np.inf], "values contains NaN or inf: [0.9, inf]"),
+        ([0.9, None], "values contains NaN or inf: [0.9, nan]"),  # a missing run (JSON null)
     ],
 )
 def test_mean_std_rejects_bad_input(values, message):
