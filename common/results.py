@@ -1,7 +1,7 @@
-"""Where results go, and how they are written: JSON with the data source, versions, seeds, timings.
+"""Where results go and how they are written: JSON with the data source, versions, seeds, timings.
 
-``python -m common.results`` rebuilds ``results/RESULTS.md`` from the JSON files, so no number in
-it is ever typed by hand.
+``python -m common.results [DIR]`` rebuilds ``RESULTS.md`` from the JSON files (and, for the main
+``results/`` folder, the README tables), so no number in them is ever typed by hand.
 """
 
 from __future__ import annotations
@@ -12,87 +12,123 @@ import math
 import os
 import re
 import sys
-from collections.abc import Mapping, Sequence
+import uuid
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from .repro import library_versions, machine_info
 
-__all__ = ["results_dir", "save_results", "load_results", "write_results_md", "fill_markdown"]
+__all__ = [
+    "MODES",
+    "atomic_write",
+    "fill_markdown",
+    "load_results",
+    "markdown_table",
+    "results_dir",
+    "save_results",
+    "write_results_md",
+]
 
+MODES = ("full", "quick", "smoke")
 _PROJECT_MARKER = 'name = "mnist-derin-ogrenme"'
 
 
-def _repo_root(start: Path) -> Path | None:
-    """The nearest folder at or above ``start`` whose pyproject.toml is this project's."""
-    for folder in (start, *start.parents):
+def _repo_root() -> Path | None:
+    """The nearest folder at or above the working directory whose pyproject.toml is this project's."""
+    for folder in (Path.cwd().resolve(), *Path.cwd().resolve().parents):
         toml = folder / "pyproject.toml"
         if toml.is_file() and _PROJECT_MARKER in toml.read_text(encoding="utf-8", errors="ignore"):
             return folder
     return None
 
 
-def results_dir() -> Path:
-    """``$MNIST_RESULTS_DIR``, else ``<repository root>/results``, else ``./results`` (created)."""
+def results_dir(dataset: str = "mnist", mode: str = "full") -> Path:
+    """The folder for one dataset and mode's results (created).
+
+    The base is ``$MNIST_RESULTS_DIR``, else ``<repository root>/results``, else ``./results``;
+    ``/<dataset>`` is appended unless the dataset is ``"mnist"`` and ``/<mode>`` unless the mode is
+    ``"full"``, so a quick or smoke run, or another dataset, never overwrites the full MNIST results.
+    """
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    if not dataset or Path(dataset).name != dataset or dataset.startswith("."):
+        raise ValueError(f"dataset must be a plain name such as 'fashion_mnist', got {dataset!r}")
     if os.environ.get("MNIST_RESULTS_DIR"):
         path = Path(os.environ["MNIST_RESULTS_DIR"]).expanduser()
     else:
-        root = _repo_root(Path.cwd().resolve())
-        path = (root if root is not None else Path.cwd()) / "results"
+        path = (_repo_root() or Path.cwd()) / "results"
+    path = path / ("" if dataset == "mnist" else dataset) / ("" if mode == "full" else mode)
     path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def atomic_write(path: str | os.PathLike, write_fn: Callable[[Path], object]) -> Path:
+    """Create ``path`` all at once: ``write_fn(tmp)`` writes a temporary file beside it, then it is
+    renamed into place. If ``write_fn`` fails, the temporary file is removed and ``path`` is untouched.
+
+    The temporary name is unique per call, so two processes writing the same file never share one.
+    """
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.part")
+    try:
+        write_fn(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return path
 
 
 def _jsonable(obj):
     """Plain-Python version of ``obj``: NumPy scalars and arrays to numbers and lists, NaN to None."""
+    if hasattr(obj, "to_dict"):
+        obj = obj.to_dict()
     if isinstance(obj, Mapping):
         return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, np.ndarray):
-        return _jsonable(obj.tolist())
-    if isinstance(obj, (list, tuple)):
+    if isinstance(obj, (list, tuple, np.ndarray)):
         return [_jsonable(v) for v in obj]
     if isinstance(obj, (np.integer, np.bool_)):
         return obj.item()
     if isinstance(obj, (float, np.floating)):
-        obj = float(obj)
-        return None if math.isnan(obj) or math.isinf(obj) else obj
-    if isinstance(obj, Path):
-        return str(obj)
-    if hasattr(obj, "to_dict"):
-        return _jsonable(obj.to_dict())
-    return obj
+        return float(obj) if math.isfinite(obj) else None
+    return str(obj) if isinstance(obj, Path) else obj
 
 
 def save_results(
     name: str,
     metrics: Mapping,
     *,
+    dataset: str = "mnist",
+    mode: str = "full",
     data_source=None,
     seeds: Sequence[int] | None = None,
     timings: Mapping[str, float] | None = None,
     config: Mapping | None = None,
 ) -> Path:
-    """Write ``results_dir()/<name>.json`` with the metrics and everything needed to trust them.
+    """Write ``results_dir(dataset, mode)/<name>.json``: the metrics and what is needed to trust them.
 
     Parameters
     ----------
     name : file stem, e.g. ``"numpy_mlp"``
     metrics : the numbers. By convention ``metrics["tables"]`` maps a table title to a list of row
         dicts (same keys in every row); :func:`write_results_md` renders those as Markdown tables.
+    dataset, mode : which folder (see :func:`results_dir`)
     data_source : a :class:`common.data.DataSource` (or its dict): which data produced the numbers
     seeds : the seeds of the runs
     timings : wall times in seconds
-    config : hyperparameters and mode
+    config : hyperparameters
 
     Returns
     -------
     Path of the written file (written atomically).
     """
-    if not name or "/" in name or name.startswith("."):
+    if not name or Path(name).name != name or name.startswith("."):
         raise ValueError(f"name must be a plain file stem, got {name!r}")
     record = {
         "name": name,
+        "dataset": dataset,
+        "mode": mode,
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "data_source": data_source,
         "seeds": list(seeds) if seeds is not None else None,
@@ -102,27 +138,44 @@ def save_results(
         "machine": machine_info(),
         "metrics": metrics,
     }
-    path = results_dir() / f"{name}.json"
-    tmp = path.with_suffix(".json.part")
-    tmp.write_text(
-        json.dumps(_jsonable(record), indent=2, allow_nan=False) + "\n", encoding="utf-8"
-    )
-    os.replace(tmp, path)
-    return path
+    text = json.dumps(_jsonable(record), indent=2, allow_nan=False) + "\n"
+    path = results_dir(dataset, mode) / f"{name}.json"
+    return atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
-def load_results(name: str) -> dict:
-    """Read ``results_dir()/<name>.json`` back."""
-    return json.loads((results_dir() / f"{name}.json").read_text(encoding="utf-8"))
+def load_results(name: str, *, dataset: str = "mnist", mode: str = "full") -> dict:
+    """Read ``results_dir(dataset, mode)/<name>.json`` back."""
+    return json.loads((results_dir(dataset, mode) / f"{name}.json").read_text(encoding="utf-8"))
 
 
-def _markdown_table(rows: Sequence[Mapping]) -> str:
+def markdown_table(rows: Sequence[Mapping]) -> str:
+    """A Markdown table of ``rows`` (dicts; the first row's keys are the columns)."""
     if not rows:
         return "_(empty)_\n"
     keys = list(rows[0])
     lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
     lines += ["| " + " | ".join(str(row.get(k, "")) for k in keys) + " |" for row in rows]
     return "\n".join(lines) + "\n"
+
+
+def _describe(record: Mapping) -> list[str]:
+    """The bullet lines that say where one results file's numbers come from."""
+    src = record.get("data_source") or {}
+    machine = record.get("machine") or {}
+    versions = ", ".join(f"{k} {v}" for k, v in (record.get("versions") or {}).items())
+    mode = record.get("mode") or (record.get("config") or {}).get("mode", "?")
+    lines = [
+        f"- data: {src.get('kind', '?')} `{src.get('location', '?')}` ({src.get('n_train', '?')} "
+        f"train / {src.get('n_test', '?')} test, verified: {src.get('verified', '?')})"
+    ]
+    if src.get("is_sample"):
+        lines.append("- **WARNING: offline 5,000-digit sample, not full MNIST**")
+    lines += [
+        f"- seeds: {record.get('seeds')}; mode: {mode}",
+        f"- machine: {machine.get('processor', '?')}, {machine.get('cpu_count', '?')} cores; {versions}",
+        f"- run on {record.get('created', '?')}\n",
+    ]
+    return lines
 
 
 def write_results_md(directory: Path | None = None) -> Path:
@@ -134,39 +187,15 @@ def write_results_md(directory: Path | None = None) -> Path:
     ]
     for path in sorted(directory.glob("*.json")):
         record = json.loads(path.read_text(encoding="utf-8"))
-        src = record.get("data_source") or {}
-        versions = ", ".join(f"{k} {v}" for k, v in (record.get("versions") or {}).items())
-        machine = record.get("machine") or {}
-        parts.append(f"## {record.get('name', path.stem)}\n")
-        parts.append(
-            f"- data: {src.get('kind', '?')} `{src.get('location', '?')}` "
-            f"({src.get('n_train', '?')} train / {src.get('n_test', '?')} test, verified: {src.get('verified', '?')})"
-        )
-        if src.get("is_sample"):
-            parts.append("- **WARNING: offline 5,000-digit sample, not full MNIST**")
-        parts.append(
-            f"- seeds: {record.get('seeds')}; mode: {(record.get('config') or {}).get('mode', '?')}"
-        )
-        parts.append(
-            f"- machine: {machine.get('processor', '?')}, {machine.get('cpu_count', '?')} cores; {versions}"
-        )
-        parts.append(f"- run on {record.get('created', '?')}\n")
+        parts += [f"## {record.get('name', path.stem)}\n", *_describe(record)]
         timings = record.get("timings_s") or {}
         if timings:
-            parts.append(
-                _markdown_table(
-                    [
-                        {"timing": k, "seconds": f"{v:.1f}" if isinstance(v, (int, float)) else v}
-                        for k, v in timings.items()
-                    ]
-                )
-            )
+            rows = [{"timing": k, "seconds": f"{v:.1f}"} for k, v in timings.items()]
+            parts.append(markdown_table(rows))
         for title, rows in ((record.get("metrics") or {}).get("tables") or {}).items():
-            parts.append(f"### {title}\n")
-            parts.append(_markdown_table(rows))
+            parts += [f"### {title}\n", markdown_table(rows)]
     out = directory / "RESULTS.md"
-    out.write_text("\n".join(parts), encoding="utf-8")
-    return out
+    return atomic_write(out, lambda tmp: tmp.write_text("\n".join(parts), encoding="utf-8"))
 
 
 _BLOCK = re.compile(
@@ -187,30 +216,26 @@ def fill_markdown(path: Path, directory: Path | None = None) -> bool:
     text = Path(path).read_text(encoding="utf-8")
 
     def table(match: re.Match) -> str:
-        stem, title = match["stem"], match["title"].strip()
-        source = directory / f"{stem}.json"
+        source = directory / f"{match['stem']}.json"
         if not source.is_file():
-            raise KeyError(
-                f"{path}: block needs {source}, which does not exist (run `make reproduce`)"
-            )
+            raise KeyError(f"{path}: block needs {source}, which does not exist (run `make reproduce`)")
         tables = json.loads(source.read_text(encoding="utf-8")).get("metrics", {}).get("tables", {})
+        title = match["title"].strip()
         if title not in tables:
-            raise KeyError(
-                f"{path}: {source.name} has no table {title!r} (it has {sorted(tables)})"
-            )
-        return match.group(1) + _markdown_table(tables[title]) + match.group(5)
+            raise KeyError(f"{path}: {source.name} has no table {title!r} (it has {sorted(tables)})")
+        return match.group(1) + markdown_table(tables[title]) + match.group(5)
 
     new = _BLOCK.sub(table, text)
     if new != text:
-        Path(path).write_text(new, encoding="utf-8")
+        atomic_write(path, lambda tmp: tmp.write_text(new, encoding="utf-8"))
     return new != text
 
 
 def main(argv: Sequence[str]) -> None:
-    """Rebuild RESULTS.md and refill the README tables (``python -m common.results [DIR]``)."""
+    """Rebuild RESULTS.md and, for the main results folder, refill the README tables."""
     directory = Path(argv[0]) if argv else results_dir()
     print(write_results_md(directory))
-    root = _repo_root(Path.cwd().resolve())
+    root = _repo_root()
     if root is not None and directory.resolve() == (root / "results").resolve():
         for readme in sorted(root.glob("README*.md")):
             if fill_markdown(readme, directory):

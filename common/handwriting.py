@@ -1,0 +1,177 @@
+"""Any image of a digit -> a 28x28 MNIST-format image, by MNIST's own recipe.
+
+MNIST's digits are white ink on black, size-normalised so the longer side of the ink fits 20 pixels
+(aspect ratio kept, anti-aliased) and placed in a 28x28 field with their centre of mass at the
+centre (pixel 14, 14). A network trained on MNIST has only ever seen that, so a photo or drawing
+must be brought to the same form: :func:`to_mnist` does it. :func:`naive_resize` is the squeeze a
+newcomer writes first (grey, resize to 28x28); it is here to show why that fails.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+from scipy import ndimage
+
+__all__ = ["to_mnist", "naive_resize", "example_digits"]
+
+MAX_PIXELS = 40_000_000  # a 12-megapixel phone photo is fine; a decompression bomb is not
+MAX_FILE_BYTES = 50_000_000
+MIN_SIDE = 8  # a digit needs a few pixels to be a digit
+BOX, FIELD, CENTRE = 20, 28, 14.0  # MNIST: ink fits 20x20, field 28x28, centre of mass at (14, 14)
+ASSETS = Path(__file__).resolve().parent.parent / "assets" / "digits"
+
+
+def _open(image) -> np.ndarray:
+    """Path, bytes, PIL image or array -> float array (H, W) or (H, W, C) in [0, 1], validated."""
+    if isinstance(image, (str, Path)):
+        path = Path(image).expanduser()
+        if not path.is_file():
+            raise ValueError(f"no such image file: {path}")
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise ValueError(f"{path.name} is larger than {MAX_FILE_BYTES // 1_000_000} MB")
+        image = path.read_bytes()
+    if isinstance(image, (bytes, bytearray)):
+        try:
+            with Image.open(io.BytesIO(image)) as im:
+                if im.width * im.height > MAX_PIXELS:
+                    raise ValueError(f"image of {im.width}x{im.height} pixels is too large")
+                image = im.copy()
+        except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as e:
+            raise ValueError(f"not a readable image file ({type(e).__name__}: {e})") from None
+    if isinstance(image, Image.Image):
+        if image.width * image.height > MAX_PIXELS:
+            raise ValueError(f"image of {image.width}x{image.height} pixels is too large")
+        mode = "RGBA" if "A" in image.getbands() or "transparency" in image.info else "RGB"
+        image = np.asarray(image.convert("L" if image.mode in ("1", "L", "I", "F") else mode))
+    a = np.asarray(image)
+    if a.dtype == object or not (np.issubdtype(a.dtype, np.number) or a.dtype == bool):
+        raise ValueError(f"expected an image, got an array of {a.dtype}")
+    if a.ndim == 3 and a.shape[2] == 1:
+        a = a[:, :, 0]
+    if not (a.ndim == 2 or (a.ndim == 3 and a.shape[2] in (3, 4))):
+        raise ValueError(f"expected a grey (H, W), RGB or RGBA (H, W, 3|4) image, got shape {a.shape}")
+    if a.shape[0] * a.shape[1] > MAX_PIXELS:
+        raise ValueError(f"image of {a.shape[1]}x{a.shape[0]} pixels is too large")
+    if min(a.shape[:2]) < MIN_SIDE:
+        raise ValueError(f"image of {a.shape[1]}x{a.shape[0]} pixels is too small (< {MIN_SIDE} px)")
+    a = a.astype(np.float32)
+    if not np.isfinite(a).all():
+        raise ValueError("image contains NaN or infinite values")
+    if a.max() > 1.0:  # uint8-style 0..255 values; floats and bools are taken as 0..1
+        if a.min() < 0 or a.max() > 255:
+            raise ValueError(f"pixel values must lie in 0..255 or 0..1, got {a.min()}..{a.max()}")
+        a /= 255.0
+    elif a.min() < 0:
+        raise ValueError(f"pixel values must lie in 0..255 or 0..1, got {a.min()}..{a.max()}")
+    return a
+
+
+def _grey(a: np.ndarray) -> np.ndarray:
+    """Luminance in [0, 1]; a transparent background becomes paper (the opposite of the strokes)."""
+    if a.ndim == 2:
+        return a
+    grey = a[:, :, :3] @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+    if a.shape[2] == 4 and a[:, :, 3].min() < 0.99:
+        alpha = a[:, :, 3]
+        opaque = alpha > 0.5
+        stroke = grey[opaque].mean() if opaque.any() else 0.0
+        paper = 1.0 if stroke < 0.5 else 0.0  # dark strokes on transparency: white paper behind
+        grey = alpha * grey + (1 - alpha) * paper
+    return grey
+
+
+def to_mnist(image, *, ink: str | None = None) -> np.ndarray:
+    """Bring an image of one digit into MNIST's format.
+
+    Parameters
+    ----------
+    image : path, bytes of an image file, PIL image, or array (H, W), (H, W, 3) or (H, W, 4)
+        with values in 0..255 (or floats in 0..1). Transparent pixels count as paper.
+    ink : "dark" (dark ink on light paper, e.g. a pen drawing), "light" (light ink on dark, as
+        MNIST), or None to decide from the border of the image, which is taken to be paper.
+
+    Returns
+    -------
+    np.ndarray
+        (28, 28) uint8, white ink on black, the ink's longer side 20 px, centre of mass at (14, 14).
+
+    Raises
+    ------
+    ValueError
+        Not an image, too small or too large, or no ink to be found (a blank canvas).
+    """
+    if ink not in (None, "dark", "light"):
+        raise ValueError(f'ink must be "dark", "light" or None (automatic), got {ink!r}')
+    grey = _grey(_open(image))
+    border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
+    if ink is None:
+        ink = "dark" if np.median(border) > 0.5 else "light"
+    v = 1.0 - grey if ink == "dark" else grey  # now ink is bright, paper dark: MNIST's convention
+
+    # 1. Separate ink from paper: paper level and noise from the border, ink level from the top.
+    border = np.concatenate([v[0], v[-1], v[:, 0], v[:, -1]])
+    paper = np.median(border)
+    noise = 1.4826 * np.median(np.abs(border - paper))  # robust standard deviation
+    candidates = v[v > paper + max(0.1, 6 * noise)]
+    if candidates.size < 3:
+        raise ValueError("no ink found: the image looks blank (no contrast between ink and paper)")
+    top = np.percentile(candidates, 99)
+    strength = np.clip((v - paper - 3 * noise) / (top - paper - 3 * noise), 0.0, 1.0)
+
+    # 2. Crop to the ink, ignoring specks (components much smaller than the largest stroke).
+    labels, n = ndimage.label(strength > 0.35)
+    if n == 0:
+        raise ValueError("no ink found: the image looks blank (no stroke stands out from the paper)")
+    sizes = ndimage.sum(np.ones_like(strength), labels, index=np.arange(1, n + 1))
+    keep = np.isin(labels, 1 + np.flatnonzero(sizes >= max(3, 0.05 * sizes.max())))
+    if not keep.any():
+        raise ValueError("no ink found: only isolated specks, no stroke")
+    near = ndimage.binary_dilation(keep, iterations=2)  # keep the anti-aliased edges of strokes
+    strength = np.where(near, strength, 0.0)
+    rows, cols = np.flatnonzero(keep.any(1)), np.flatnonzero(keep.any(0))
+    crop = strength[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+
+    # 3. Scale the longer side to 20 px, keeping the aspect ratio (Lanczos anti-aliases).
+    h, w = crop.shape
+    scale = BOX / max(h, w)
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    small = np.asarray(Image.fromarray(crop.astype(np.float32), mode="F").resize(size, Image.LANCZOS))
+    small = np.clip(small, 0.0, None)
+    small /= small.max()  # a faint pen or thin strokes still end at full white, as in MNIST
+
+    # 4. Place in 28x28 so the centre of mass lands on (14, 14), without cutting any ink off.
+    cy, cx = ndimage.center_of_mass(small)
+    top_, left = (
+        int(np.clip(round(CENTRE - c), 0, FIELD - s)) for c, s in ((cy, small.shape[0]), (cx, small.shape[1]))
+    )
+    out = np.zeros((FIELD, FIELD), np.float32)
+    out[top_ : top_ + small.shape[0], left : left + small.shape[1]] = small
+    return np.round(out * 255).astype(np.uint8)
+
+
+def naive_resize(image) -> np.ndarray:
+    """The naive way: grey, squeezed to 28x28, nothing else (for contrast with :func:`to_mnist`).
+
+    Equivalent to ``np.asarray(Image.open(path).convert("L").resize((28, 28)))``: no inversion, no
+    crop, no centring, aspect ratio lost. Returns (28, 28) uint8.
+    """
+    grey = _open(image)
+    grey = grey[:, :, :3] @ np.array([0.299, 0.587, 0.114], dtype=np.float32) if grey.ndim == 3 else grey
+    im = Image.fromarray(np.round(grey * 255).astype(np.uint8)).resize((FIELD, FIELD), Image.BILINEAR)
+    return np.asarray(im)
+
+
+def example_digits() -> list[tuple[Path, int]]:
+    """The example images committed under ``assets/digits/``, with their true labels.
+
+    Each file is named ``<label>_<description>.png``; see ``assets/digits/README.md`` for how they
+    were made. Returns ``[(path, label), ...]`` sorted by file name.
+    """
+    files = sorted(ASSETS.glob("*.png"))
+    if not files:
+        raise FileNotFoundError(f"no example digits found in {ASSETS}")
+    return [(p, int(p.name.split("_")[0])) for p in files]

@@ -1,0 +1,220 @@
+"""common.handwriting: MNIST digits pasted into other images come back classifiable; errors are clear."""
+
+from __future__ import annotations
+
+import io
+import warnings
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from common.handwriting import example_digits, naive_resize, to_mnist
+
+N_TEST = 500  # pasted canvases per variant: enough to see a one-point difference, fast enough
+
+
+@pytest.fixture(scope="module")
+def mnist():
+    """Genuine MNIST when MNIST_DATA_DIR is set, else the 5,000-digit offline sample."""
+    from common.data import MnistSampleWarning, load_mnist
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", MnistSampleWarning)
+        (x, y), (xt, yt) = load_mnist(download=False)
+    if len(xt) < N_TEST:  # the sample has no separate test split worth the name: hold out its end
+        x, y, xt, yt = x[:-N_TEST], y[:-N_TEST], x[-N_TEST:], y[-N_TEST:]
+    return x, y, xt[:N_TEST], yt[:N_TEST]
+
+
+@pytest.fixture(scope="module")
+def model(mnist):
+    """A small MLP (scikit-learn), trained in about 5 s on up to 10,000 digits (~91% on MNIST)."""
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.neural_network import MLPClassifier
+    from threadpoolctl import threadpool_limits
+
+    x, y, _, _ = mnist
+    clf = MLPClassifier(hidden_layer_sizes=(64,), max_iter=8, random_state=0)
+    with warnings.catch_warnings(), threadpool_limits(1):  # one thread: faster on a busy machine
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(x[:10_000].reshape(-1, 784) / 255.0, y[:10_000])
+    return lambda images: clf.predict(np.asarray(images).reshape(len(images), -1) / 255.0)
+
+
+def paste(digit: np.ndarray, variant: str, rng: np.random.Generator) -> np.ndarray:
+    """An MNIST digit enlarged and pasted off-centre into a bigger canvas, styled by ``variant``."""
+    side = int(rng.integers(28 * 2, 28 * 4))
+    canvas_h, canvas_w = side + int(rng.integers(0, 80)), side + int(rng.integers(0, 80))
+    ink = np.asarray(Image.fromarray(digit).resize((side, side), Image.BILINEAR), np.float32) / 255
+    field = np.zeros((canvas_h, canvas_w), np.float32)
+    top, left = int(rng.integers(0, canvas_h - side + 1)), int(rng.integers(0, canvas_w - side + 1))
+    field[top : top + side, left : left + side] = ink
+    if variant == "light_on_dark":  # MNIST's own polarity, just bigger and elsewhere
+        return np.round(field * 255).astype(np.uint8)
+    if variant == "dark_on_white":
+        return np.round((1 - field) * 255).astype(np.uint8)
+    if variant == "grey_paper_noise_rgb":  # a photo-like pencil on grey paper, as RGB
+        paper, pencil = rng.uniform(0.55, 0.8), rng.uniform(0.05, 0.2)
+        grey = paper + (pencil - paper) * field + rng.normal(0, 0.03, field.shape)
+        rgb = np.clip(grey[:, :, None] * np.array([1.0, 0.97, 0.9]), 0, 1)
+        return np.round(rgb * 255).astype(np.uint8)
+    if variant == "rgba_transparent":  # black strokes on a transparent background
+        rgba = np.zeros((canvas_h, canvas_w, 4), np.uint8)
+        rgba[:, :, 3] = np.round(field * 255)
+        return rgba
+    raise ValueError(variant)
+
+
+VARIANTS = ("light_on_dark", "dark_on_white", "grey_paper_noise_rgb", "rgba_transparent")
+
+
+@pytest.fixture(scope="module")
+def canvases(mnist):
+    _, _, xt, yt = mnist
+    rng = np.random.default_rng(0)
+    return {v: [paste(d, v, rng) for d in xt] for v in VARIANTS}
+
+
+def test_pasted_digits_normalised_back_are_classified_as_well_as_clean_ones(mnist, model, canvases):
+    _, _, xt, yt = mnist
+    clean = np.mean(model(xt) == yt)
+    assert clean > 0.85, f"the test model itself is too weak ({clean:.1%})"
+    report = [f"clean MNIST test digits: {clean:.1%}"]
+    for variant, images in canvases.items():
+        normalised = np.mean(model(np.stack([to_mnist(im) for im in images])) == yt)
+        naive = np.mean(model(np.stack([naive_resize(im) for im in images])) == yt)
+        report.append(f"{variant}: normalised {normalised:.1%}, naive resize {naive:.1%}")
+        assert normalised >= clean - 0.015, "\n".join(report)
+        assert naive < 0.6 * clean, "\n".join(report)
+    print("\n".join(report))
+
+
+def test_an_mnist_digit_comes_back_almost_unchanged(mnist):
+    _, _, xt, _ = mnist
+    diffs = [np.abs(to_mnist(d).astype(int) - d).mean() for d in xt[:100]]
+    assert np.median(diffs) < 2.0 and max(diffs) < 30  # out of 255; mostly integer-pixel re-centring
+
+
+def test_output_follows_mnist_conventions(mnist, canvases):
+    out = to_mnist(canvases["dark_on_white"][0])
+    assert out.shape == (28, 28) and out.dtype == np.uint8
+    assert out.max() == 255 and out[0].max() == 0 and out[:, 0].max() == 0  # white ink, black border
+    rows, cols = np.flatnonzero(out.any(1)), np.flatnonzero(out.any(0))
+    assert max(rows[-1] - rows[0], cols[-1] - cols[0]) + 1 in (20, 21, 22)  # 20 px + Lanczos edge
+    from scipy.ndimage import center_of_mass
+
+    assert np.allclose(center_of_mass(out.astype(float)), (14, 14), atol=0.75)
+
+
+def test_a_small_digit_far_off_centre_is_centred_and_enlarged():
+    im = Image.new("L", (400, 300), 255)
+    from PIL import ImageDraw
+
+    ImageDraw.Draw(im).line([(350, 20), (352, 60)], fill=0, width=4)  # a small "1" in the corner
+    out = to_mnist(im)
+    rows = np.flatnonzero(out.any(1))
+    assert rows[-1] - rows[0] + 1 >= 20
+    from scipy.ndimage import center_of_mass
+
+    assert np.allclose(center_of_mass(out.astype(float)), (14, 14), atol=0.75)
+
+
+def test_every_input_kind_gives_the_same_result(tmp_path, canvases):
+    rgb = canvases["grey_paper_noise_rgb"][1]
+    path = tmp_path / "digit.png"
+    Image.fromarray(rgb).save(path)
+    expected = to_mnist(rgb)
+    for image in (path, str(path), path.read_bytes(), Image.open(path), rgb / 255.0):
+        assert np.array_equal(to_mnist(image), expected)
+    grey = np.asarray(Image.fromarray(rgb).convert("L"))
+    assert np.abs(to_mnist(grey).astype(int) - expected).mean() < 3
+
+
+def test_ink_polarity_is_detected_and_can_be_overridden(canvases):
+    light = canvases["light_on_dark"][2]
+    dark = 255 - light
+    assert np.array_equal(to_mnist(light), to_mnist(dark))
+    assert np.array_equal(to_mnist(dark, ink="dark"), to_mnist(light, ink="light"))
+    with pytest.raises(ValueError, match="ink must be"):
+        to_mnist(light, ink="white")
+
+
+def test_noise_specks_far_from_the_digit_do_not_change_the_crop(canvases):
+    im = canvases["dark_on_white"][3].copy()
+    clean = to_mnist(im)
+    im[2, 2] = im[-3, -3] = 0  # two dust specks in the corners
+    assert np.array_equal(to_mnist(im), clean)
+
+
+@pytest.mark.parametrize(
+    "image, message",
+    [
+        (np.full((200, 200), 255, np.uint8), "no ink"),
+        (np.zeros((64, 64, 3), np.uint8), "no ink"),
+        (np.zeros((64, 64, 4), np.uint8), "no ink"),  # fully transparent
+        (np.full((5, 5), 128, np.uint8), "too small"),
+        (np.zeros((10, 10, 2), np.uint8), "shape"),
+        (np.full((30, 30), 300.0), "0..255"),
+        (np.full((30, 30), np.nan), "NaN"),
+        (b"this is not a PNG", "not a readable image"),
+        ("no/such/file.png", "no such image file"),
+        (np.array([["a"]]), "expected an image"),
+    ],
+)
+def test_bad_inputs_raise_a_clear_error(image, message):
+    with pytest.raises(ValueError, match=message):
+        to_mnist(image)
+
+
+def test_an_absurdly_large_image_is_refused_before_decoding(monkeypatch):
+    buf = io.BytesIO()
+    Image.new("L", (9000, 5000), 255).save(buf, format="PNG")  # 45 megapixels, compresses to ~50 KB
+    with pytest.raises(ValueError, match="too large"):
+        to_mnist(buf.getvalue())
+
+
+def test_the_committed_examples_are_read_and_labelled():
+    examples = example_digits()
+    assert len(examples) >= 5 and {label for _, label in examples} <= set(range(10))
+    assert sum(p.stat().st_size for p, _ in examples) < 100_000
+    for path, _ in examples:
+        out = to_mnist(path)
+        assert out.shape == (28, 28) and out.max() == 255
+        assert naive_resize(path).shape == (28, 28)
+
+
+def test_the_committed_examples_are_recognised_after_normalisation(model):
+    examples = example_digits()
+    labels = np.array([label for _, label in examples])
+    normalised = np.mean(model(np.stack([to_mnist(p) for p, _ in examples])) == labels)
+    naive = np.mean(model(np.stack([naive_resize(p) for p, _ in examples])) == labels)
+    assert normalised >= 0.7 and naive <= 0.4, (normalised, naive)
+
+
+def test_plot_digit_prediction_shows_input_both_squares_and_both_predictions(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from common.plots import plot_digit_prediction
+
+    path, label = example_digits()[0]
+    naive, normalised = naive_resize(path), to_mnist(path)
+    p_naive, p_norm = np.full(10, 0.02), np.full(10, 0.01)
+    p_naive[3], p_norm[label] = 0.82, 0.91
+    fig = plot_digit_prediction(path, naive, normalised, p_naive, p_norm)
+    image_ax, naive_ax, norm_ax, bar_ax = fig.axes
+    assert np.array_equal(naive_ax.images[0].get_array(), naive)
+    assert np.array_equal(norm_ax.images[0].get_array(), normalised)
+    assert "-> 3 (82%)" in naive_ax.get_title() and f"-> {label} (91%)" in norm_ax.get_title()
+    heights = [b.get_height() for b in bar_ax.patches]
+    assert np.allclose(heights, np.concatenate([p_naive, p_norm]))
+    fig.savefig(tmp_path / "digit.png")
+
+    names = [f"class {i}" for i in range(10)]
+    fig = plot_digit_prediction(path, naive, normalised, p_naive, p_norm, class_names=names)
+    assert f"-> class {label} (91%)" in fig.axes[2].get_title()
+    with pytest.raises(ValueError, match="class_names"):
+        plot_digit_prediction(path, naive, normalised, p_naive, p_norm, class_names=names[:3])
+    with pytest.raises(ValueError, match="same K"):
+        plot_digit_prediction(path, naive, normalised, p_naive, p_norm[:5])
