@@ -67,11 +67,6 @@ def _check(labels: Iterable[Any] | None = None, **arrays: ArrayLike) -> list[np.
     return [*arrays.values(), lab]
 
 
-def _as_label_vector(y: ArrayLike, name: str) -> np.ndarray:
-    """One checked label vector (used by ``common.plots``)."""
-    return _check(**{name: y})[0]
-
-
 def accuracy(y_true: ArrayLike, y_pred: ArrayLike) -> float:
     """Fraction of predictions equal to the true label, a float in [0, 1].
 

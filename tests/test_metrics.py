@@ -60,12 +60,6 @@ def test_accuracy_rejects_bad_input(y_true, y_pred, message):
     assert str(err.value) == message
 
 
-def test_the_label_check_that_plots_use():
-    np.testing.assert_array_equal(M._as_label_vector((3, 1), "y"), [3, 1])
-    with pytest.raises(ValueError, match="^y is empty$"):
-        M._as_label_vector([], "y")
-
-
 # ----------------------------------------------------------------------------- per class
 @pytest.mark.filterwarnings("error")  # class 2 is never predicted: 0/0 precision, no warning
 def test_per_class_metrics_hand_computed():
