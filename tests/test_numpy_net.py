@@ -1,4 +1,9 @@
-"""Tests for from_scratch_numpy/numpy_net.py: the code the NumPy notebook displays."""
+"""Tests for from_scratch_numpy/numpy_net.py, the lesson code: layers, loss, network, optimizers.
+
+Gradients are checked against finite differences and TensorFlow's autodiff (with dropout, L2 and
+label smoothing on), optimizer steps against the formulas computed by hand, and the public entry
+points against bad input.
+"""
 
 import math
 
@@ -17,40 +22,56 @@ def blobs(n=600, d=20, k=3, seed=0):
     return x.astype(np.float32), y
 
 
-def small_float64_net(weight_decay=1e-2, seed=0):
-    """A small two-hidden-layer float64 network with dropout (eval mode ignores it)."""
-    return nn.mlp(
-        (12, 9, 7, 4), dropout=0.2, weight_decay=weight_decay, dtype=np.float64, seed=seed
+def small_float64_net(weight_decay=1e-2, label_smoothing=0.1, seed=0):
+    """12-9-7-4 in float64 with dropout; biases made non-zero so that no ReLU input sits at its kink."""
+    net = nn.mlp(
+        (12, 9, 7, 4),
+        dropout=0.2,
+        weight_decay=weight_decay,
+        label_smoothing=label_smoothing,
+        dtype=np.float64,
+        seed=seed,
     )
+    rng = np.random.default_rng(seed + 100)
+    for layer in net.layers:
+        if isinstance(layer, nn.Dense):
+            layer.b += rng.normal(0, 0.1, size=layer.b.shape)
+    return net
 
 
 # ----------------------------------------------------------------------------- gradients
 
 
-def test_gradient_check_every_parameter_below_1e_7():
-    net = small_float64_net()
+def test_gradient_check_covers_every_parameter_with_dropout_l2_and_label_smoothing():
+    net = small_float64_net(weight_decay=0.05, label_smoothing=0.2)
     rng = np.random.default_rng(1)
     x, y = rng.normal(size=(16, 12)), rng.integers(0, 4, size=16)
     errors = nn.gradient_check(net, x, y)
-    assert (
-        set(errors)
-        == set(net.params)
-        == {
-            "dense0.W",
-            "dense0.b",
-            "dense3.W",
-            "dense3.b",
-            "dense6.W",
-            "dense6.b",
-        }
-    )
+    assert set(errors) == {"dense0.W", "dense0.b", "dense3.W", "dense3.b", "dense6.W", "dense6.b"}
     assert max(errors.values()) < 1e-7, errors
+    masks = [layer.mask for layer in net.layers if isinstance(layer, nn.Dropout)]
+    assert all((m == 0).any() and (m > 1).any() for m in masks)  # dropout really was active
+    assert not any(layer.frozen for layer in net.layers if isinstance(layer, nn.Dropout))
 
 
-def test_gradient_check_needs_float64():
-    net = nn.mlp((4, 3, 2))
-    with pytest.raises(ValueError, match="float64"):
-        nn.gradient_check(net, np.zeros((2, 4), np.float32), np.array([0, 1]))
+def test_gradient_check_catches_a_wrong_backward(monkeypatch):
+    """The check can fail: a ReLU backward that forgets its mask, or L2 left out of dW."""
+    rng = np.random.default_rng(1)
+    x, y = rng.normal(size=(16, 12)), rng.integers(0, 4, size=16)
+    monkeypatch.setattr(nn.ReLU, "backward", lambda self, delta: delta)
+    assert max(nn.gradient_check(small_float64_net(), x, y).values()) > 1e-3
+    monkeypatch.undo()
+    net = small_float64_net(weight_decay=0.05)
+    original_backward = net.backward
+
+    def backward_without_l2():
+        wd, net.weight_decay = net.weight_decay, 0.0
+        original_backward()
+        net.weight_decay = wd
+
+    net.backward = backward_without_l2
+    errors = nn.gradient_check(net, x, y)
+    assert errors["dense0.W"] > 1e-3 and errors["dense0.b"] < 1e-7
 
 
 def test_relative_error():
@@ -69,46 +90,47 @@ def test_numerical_gradient_of_a_quadratic():
 
 
 @pytest.mark.tf
-def test_forward_and_gradients_match_tensorflow_autodiff():
+@pytest.mark.parametrize("label_smoothing", [0.0, 0.1])
+def test_forward_and_gradients_match_tensorflow_autodiff(label_smoothing):
     import tensorflow as tf  # imported here: the other NumPy tests must not need it
 
     wd = 0.03
-    net = small_float64_net(weight_decay=wd, seed=3)
+    net = small_float64_net(weight_decay=wd, label_smoothing=label_smoothing, seed=3)
     rng = np.random.default_rng(4)
     x, y = rng.normal(size=(32, 12)), rng.integers(0, 4, size=32)
 
-    # Our forward and backward in training mode (dropout active); keep the dropout masks.
-    z = net.forward(x, training=True)
-    loss = net.loss_fn.forward(z, y) + net.l2_penalty()
+    loss = net.loss(x, y, training=True)  # dropout active; keep its masks for TensorFlow
     net.backward()
     masks = [layer.mask for layer in net.layers if isinstance(layer, nn.Dropout)]
-    assert all(m is not None for m in masks)
+    dense = [layer for layer in net.layers if isinstance(layer, nn.Dense)]
 
-    # The same computation in TensorFlow, with the same weights and dropout masks.
-    tf_params = {k: tf.Variable(v, dtype=tf.float64) for k, v in net.params.items()}
+    tf_W = [tf.Variable(layer.W) for layer in dense]
+    tf_b = [tf.Variable(layer.b) for layer in dense]
+    keras_loss = tf.keras.losses.CategoricalCrossentropy(
+        from_logits=True, label_smoothing=label_smoothing, dtype="float64"
+    )
     with tf.GradientTape() as tape:
         a = tf.constant(x)
-        a = tf.nn.relu(a @ tf_params["dense0.W"] + tf_params["dense0.b"]) * masks[0]
-        a = tf.nn.relu(a @ tf_params["dense3.W"] + tf_params["dense3.b"]) * masks[1]
-        tf_z = a @ tf_params["dense6.W"] + tf_params["dense6.b"]
-        ce = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=tf_z)
-        l2 = sum(tf.reduce_sum(tf_params[k] ** 2) for k in tf_params if k.endswith(".W"))
-        tf_loss = tf.reduce_mean(ce) + 0.5 * wd * l2
-    tf_grads = tape.gradient(tf_loss, tf_params)
+        for W, b, mask in zip(tf_W[:-1], tf_b[:-1], masks, strict=False):
+            a = tf.nn.relu(a @ W + b) * mask
+        tf_z = a @ tf_W[-1] + tf_b[-1]
+        l2 = sum(tf.reduce_sum(W**2) for W in tf_W)
+        tf_loss = keras_loss(tf.one_hot(y, 4, dtype=tf.float64), tf_z) + 0.5 * wd * l2
+    grads_W, grads_b = tape.gradient(tf_loss, [tf_W, tf_b])
 
-    np.testing.assert_allclose(z, tf_z.numpy(), rtol=1e-12, atol=1e-12)
     assert loss == pytest.approx(float(tf_loss), rel=1e-12)
-    for k, g in net.grads.items():
-        np.testing.assert_allclose(g, tf_grads[k].numpy(), rtol=1e-10, atol=1e-13, err_msg=k)
+    for i, layer in enumerate(dense):
+        np.testing.assert_allclose(layer.dW, grads_W[i].numpy(), rtol=1e-10, atol=1e-13)
+        np.testing.assert_allclose(layer.db, grads_b[i].numpy(), rtol=1e-10, atol=1e-13)
 
-    # Evaluation mode: probabilities equal TensorFlow's softmax without dropout.
-    a = tf.nn.relu(x @ tf_params["dense0.W"] + tf_params["dense0.b"])
-    a = tf.nn.relu(a @ tf_params["dense3.W"] + tf_params["dense3.b"])
-    tf_p = tf.nn.softmax(a @ tf_params["dense6.W"] + tf_params["dense6.b"]).numpy()
+    a = x  # evaluation mode: no dropout; probabilities equal TensorFlow's softmax
+    for W, b in zip(tf_W[:-1], tf_b[:-1], strict=False):
+        a = tf.nn.relu(a @ W + b)
+    tf_p = tf.nn.softmax(a @ tf_W[-1] + tf_b[-1]).numpy()
     np.testing.assert_allclose(net.predict_proba(x), tf_p, rtol=1e-12, atol=1e-15)
 
 
-# ----------------------------------------------------------------------------- layers
+# ----------------------------------------------------------------------------- layers and loss
 
 
 def test_softmax_cross_entropy_is_stable_and_its_gradient_is_p_minus_y_over_n():
@@ -116,315 +138,269 @@ def test_softmax_cross_entropy_is_stable_and_its_gradient_is_p_minus_y_over_n():
     z = np.array([[1e4, 0.0, -1e4], [0.0, 0.0, 0.0]])
     y = np.array([1, 2])
     loss = loss_fn.forward(z, y)
-    assert math.isfinite(loss)
     assert loss == pytest.approx((1e4 + math.log(3)) / 2)
     p = np.array([[1.0, 0.0, 0.0], [1 / 3, 1 / 3, 1 / 3]])
-    expected = (p - np.eye(3)[y]) / 2
-    np.testing.assert_allclose(loss_fn.backward(), expected, atol=1e-12)
+    np.testing.assert_allclose(loss_fn.backward(), (p - np.eye(3)[y]) / 2, atol=1e-12)
 
 
-def test_dropout_train_and_eval():
+def test_label_smoothing_loss_and_gradient_by_hand():
+    """t = (1 - eps) onehot + eps / K; L = mean over examples of -sum_k t_k log p_k; dL/dz = (p - t) / N."""
+    eps, K = 0.3, 3
+    z = np.array([[2.0, 0.0, -1.0], [0.5, 0.5, 3.0]])
+    y = np.array([0, 1])
+    loss_fn = nn.SoftmaxCrossEntropy(label_smoothing=eps)
+    loss = loss_fn.forward(z, y)
+    per_example, grads = [], []
+    for zi, yi in zip(z, y, strict=False):
+        p = [math.exp(v) / sum(math.exp(u) for u in zi) for v in zi]
+        t = [(1 - eps) * (k == yi) + eps / K for k in range(K)]
+        per_example.append(-sum(tk * math.log(pk) for tk, pk in zip(t, p, strict=False)))
+        grads.append([(pk - tk) / len(z) for pk, tk in zip(p, t, strict=False)])
+    assert loss == pytest.approx(sum(per_example) / 2, rel=1e-12)  # the mean, not the sum
+    np.testing.assert_allclose(loss_fn.backward(), grads, rtol=1e-12)
+    # uniform logits: log K whatever the smoothing
+    assert loss_fn.forward(np.zeros((4, K)), np.array([0, 1, 2, 0])) == pytest.approx(math.log(K))
+
+
+def test_dense_forward_backward_and_initialisation():
+    rng = np.random.default_rng(0)
+    layer = nn.Dense(500, 300, rng=rng)
+    assert layer.W.dtype == np.float32 and layer.b.dtype == np.float32
+    assert layer.W.std() == pytest.approx(math.sqrt(2 / 500), rel=0.02)
+    assert nn.Dense(500, 300, rng=rng, init="small_normal").W.std() == pytest.approx(0.01, rel=0.02)
+    small = nn.Dense(3, 2, rng=rng, dtype=np.float64)
+    small.b[:] = [0.5, -1.0]
+    a = rng.normal(size=(4, 3))
+    np.testing.assert_allclose(small.forward(a), a @ small.W + small.b)
+    delta = rng.normal(size=(4, 2))
+    np.testing.assert_allclose(small.backward(delta), delta @ small.W.T)
+    np.testing.assert_allclose(small.dW, a.T @ delta)
+    np.testing.assert_allclose(small.db, delta.sum(axis=0))
+
+
+def test_relu_forward_backward():
+    relu = nn.ReLU()
+    z = np.array([[-1.0, 0.0, 2.0]])
+    np.testing.assert_array_equal(relu.forward(z), [[0.0, 0.0, 2.0]])
+    np.testing.assert_array_equal(relu.backward(np.array([[5.0, 5.0, 5.0]])), [[0.0, 0.0, 5.0]])
+
+
+def test_dropout_train_eval_and_frozen_mask():
     drop = nn.Dropout(0.25, rng=0)
     a = np.ones((400, 50), np.float32)
     np.testing.assert_array_equal(drop.forward(a, training=False), a)
     out = drop.forward(a, training=True)
     assert out.dtype == np.float32
-    kept = out != 0
-    assert abs(kept.mean() - 0.75) < 0.01
-    np.testing.assert_allclose(out[kept], 1 / 0.75)
-    np.testing.assert_array_equal(a, 1)  # the input is not modified
-    delta = np.full_like(a, 2.0)
-    np.testing.assert_array_equal(drop.backward(delta), 2.0 * drop.mask)
-
-
-def test_dense_init_and_dtypes():
-    he = nn.Dense(784, 512, rng=0)
-    assert he.W.dtype == np.float32 and he.b.dtype == np.float32
-    assert he.W.std() == pytest.approx(math.sqrt(2 / 784), rel=0.02)
-    np.testing.assert_array_equal(he.b, 0)
-    small = nn.Dense(784, 128, rng=0, init="small_normal", dtype=np.float64)
-    assert small.W.dtype == np.float64
-    assert small.W.std() == pytest.approx(0.01, rel=0.02)
-
-
-def test_original_network_configuration():
-    net = nn.original_network(seed=0)
-    assert [tuple(v.shape) for v in net.params.values()] == [(784, 128), (128,), (128, 10), (10,)]
-    assert all(v.dtype == np.float64 for v in net.params.values())
-    assert net.layers[0].W.std() == pytest.approx(0.01, rel=0.02)
-    assert [type(layer).__name__ for layer in net.layers] == ["Dense", "ReLU", "Dense"]
+    assert set(np.unique(out)) == {0.0, np.float32(1 / 0.75)}
+    assert (out == 0).mean() == pytest.approx(0.25, abs=0.02)
+    np.testing.assert_array_equal(drop.backward(np.ones_like(a)), out)  # the same units
+    drop.frozen = True
+    np.testing.assert_array_equal(drop.forward(a, training=True), out)
+    drop.frozen = False
+    assert not np.array_equal(drop.forward(a, training=True), out)
 
 
 def test_preprocess_flattens_and_scales_images():
     images = np.array([[[0, 255], [51, 102]]], dtype=np.uint8)
     x = nn.preprocess(images)
-    assert x.shape == (1, 4) and x.dtype == np.float32
+    assert x.dtype == np.float32 and x.shape == (1, 4)
     np.testing.assert_allclose(x, [[0.0, 1.0, 0.2, 0.4]], rtol=1e-6)
     assert nn.preprocess(images, np.float64).dtype == np.float64
+
+
+# ----------------------------------------------------------------------------- network
+
+
+def test_mlp_layer_sequence():
+    names = [type(layer).__name__ for layer in nn.mlp((784, 16, 8, 10), dropout=0.3).layers]
+    assert names == ["Dense", "ReLU", "Dropout", "Dense", "ReLU", "Dropout", "Dense"]
+    names = [type(layer).__name__ for layer in nn.mlp((784, 16, 10)).layers]
+    assert names == ["Dense", "ReLU", "Dense"]
+    np.testing.assert_array_equal(
+        nn.mlp((5, 4, 3), seed=1).layers[0].W, nn.mlp((5, 4, 3), seed=1).layers[0].W
+    )
+
+
+def test_parameters_are_the_layers_own_arrays_and_cannot_detach():
+    net = nn.mlp((6, 5, 3), seed=0)
+    pairs = net.parameters()
+    assert len(pairs) == 4
+    assert pairs[0][0] is net.layers[0].W and pairs[3][0] is net.layers[2].b
+    x, y = blobs(8, d=6)
+    net.layers[0].W = net.layers[0].W.copy()  # e.g. a learner replaces an array
+    before = net.layers[0].W.copy()
+    net.train_step(x, y, nn.SGD(0.1))
+    assert not np.array_equal(net.layers[0].W, before)  # the new array was trained
+    assert net.parameters()[0][1] is net.layers[0].dW
+
+
+def test_train_step_is_forward_loss_backward_update():
+    x, y = blobs(32, d=6)
+    net = nn.mlp((6, 5, 3), weight_decay=0.1, seed=0)
+    expected_loss = net.loss(x, y, training=True)
+    before = [W.copy() for W, _ in net.parameters()]
+    loss = net.train_step(x, y, nn.SGD(0.5))
+    assert loss == pytest.approx(expected_loss, rel=1e-6)
+    for W0, (W, dW) in zip(before, net.parameters(), strict=False):
+        np.testing.assert_allclose(W, W0 - 0.5 * dW, rtol=1e-6, atol=1e-7)
+
+
+def test_evaluate_is_the_loss_with_l2_and_the_accuracy():
+    x, y = blobs(100, d=6)
+    net = nn.mlp((6, 5, 3), weight_decay=0.5, label_smoothing=0.1, seed=0)
+    loss, acc = net.evaluate(x, y, batch_size=7)
+    ce = nn.SoftmaxCrossEntropy(0.1).forward(net.forward(x), y)
+    penalty = 0.25 * sum(
+        float(np.sum(layer.W.astype(np.float64) ** 2)) for layer in net.layers[::2]
+    )
+    assert penalty > 0.1
+    assert loss == pytest.approx(ce + penalty, rel=1e-5)
+    assert loss == pytest.approx(net.loss(x, y), rel=1e-5)
+    assert acc == (net.predict(x) == y).mean()
+
+
+def test_predict_proba_and_predict():
+    x, _ = blobs(50, d=6)
+    net = nn.mlp((6, 5, 3), seed=0)
+    p = net.predict_proba(x, batch_size=7)
+    assert p.shape == (50, 3)
+    np.testing.assert_allclose(p.sum(axis=1), 1.0, rtol=1e-6)
+    np.testing.assert_allclose(p, net.predict_proba(x), rtol=1e-5, atol=1e-7)
+    np.testing.assert_array_equal(net.predict(x, batch_size=3), p.argmax(axis=1))
+    images = np.random.default_rng(0).integers(0, 256, (5, 28, 28), dtype=np.uint8)
+    big = nn.mlp((784, 4, 10), seed=0)
+    np.testing.assert_allclose(big.predict_proba(images), big.predict_proba(nn.preprocess(images)))
 
 
 # ----------------------------------------------------------------------------- optimizers
 
 
-def _one_param():
-    return {"W": np.array([1.0, -2.0, 0.5])}, {"W": np.array([0.5, 0.1, -0.3])}
+def _one_param(value=1.0, grad=0.5, dtype=np.float64):
+    """A single (parameter, gradient) pair of one number each."""
+    return [(np.array([value], dtype), np.array([grad], dtype))]
 
 
 def test_sgd_step():
-    params, grads = _one_param()
-    nn.SGD(lr=0.1).step(params, grads)
-    np.testing.assert_allclose(params["W"], [0.95, -2.01, 0.53])
+    pairs = _one_param()
+    nn.SGD(0.1).step(pairs)
+    assert pairs[0][0][0] == pytest.approx(1.0 - 0.1 * 0.5)
 
 
-def test_momentum_two_steps():
-    params, grads = _one_param()
-    g1 = grads["W"].copy()
-    opt = nn.Momentum(lr=0.1, momentum=0.9)
-    opt.step(params, grads)
-    np.testing.assert_allclose(params["W"], [1.0, -2.0, 0.5] - 0.1 * g1)
-    g2 = np.array([0.2, -0.4, 0.1])
-    opt.step(params, {"W": g2})
-    v2 = 0.9 * g1 + g2
-    np.testing.assert_allclose(params["W"], [1.0, -2.0, 0.5] - 0.1 * g1 - 0.1 * v2)
+def test_momentum_two_steps_by_hand():
+    opt = nn.Momentum(0.1, momentum=0.9)
+    W, dW = np.array([1.0]), np.array([0.5])
+    opt.step([(W, dW)])  # v = 0.5, W = 1 - 0.05
+    dW[0] = -1.0
+    opt.step([(W, dW)])  # v = 0.9 * 0.5 - 1 = -0.55, W = 0.95 + 0.055
+    assert W[0] == pytest.approx(1.005)
 
 
-def test_adam_two_steps_with_bias_correction():
-    params, grads = _one_param()
-    W0, g1 = params["W"].copy(), grads["W"].copy()
-    g2 = np.array([0.2, -0.4, 0.1])
-    lr, b1, b2, eps = 0.01, 0.9, 0.999, 1e-8
-    opt = nn.Adam(lr=lr, beta1=b1, beta2=b2, eps=eps)
-
-    opt.step(params, grads)
-    # Step 1: m_hat = g1 and v_hat = g1**2, so each weight moves by almost exactly lr.
-    W1 = W0 - lr * g1 / (np.abs(g1) + eps)
-    np.testing.assert_allclose(params["W"], W1, rtol=1e-12)
-
-    opt.step(params, {"W": g2})
-    m = b1 * (1 - b1) * g1 + (1 - b1) * g2
-    v = b2 * (1 - b2) * g1**2 + (1 - b2) * g2**2
-    m_hat, v_hat = m / (1 - b1**2), v / (1 - b2**2)
-    np.testing.assert_allclose(params["W"], W1 - lr * m_hat / (np.sqrt(v_hat) + eps), rtol=1e-12)
+def test_adam_two_steps_by_hand():
+    lr, b1, b2, eps = 0.1, 0.9, 0.999, 1e-8
+    opt = nn.Adam(lr, b1, b2, eps)
+    W, dW = np.array([1.0]), np.array([0.5])
+    w, m, v = 1.0, 0.0, 0.0
+    for t, g in enumerate([0.5, -1.0], start=1):
+        dW[0] = g
+        opt.step([(W, dW)])
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g * g
+        w -= lr * (m / (1 - b1**t)) / (math.sqrt(v / (1 - b2**t)) + eps)
+        assert W[0] == pytest.approx(w, rel=1e-12)
+    assert W[0] == pytest.approx(0.93661, abs=1e-5)  # 1 - 0.1 (first step) + 0.0366 (second)
 
 
-def test_optimizers_keep_float32():
-    for opt in (nn.SGD(0.1), nn.Momentum(0.1), nn.Adam(0.1)):
-        net = nn.mlp((6, 5, 3), seed=0)
-        x, y = blobs(32, d=6)
-        net.loss(x, y)
-        net.backward()
-        opt.step(net.params, net.grads)
-        assert all(v.dtype == np.float32 for v in net.params.values())
+@pytest.mark.parametrize("opt", [nn.SGD(0.1), nn.Momentum(0.1), nn.Adam(0.1)])
+def test_optimizers_keep_float32_and_update_in_place(opt):
+    pairs = _one_param(dtype=np.float32)
+    W = pairs[0][0]
+    opt.step(pairs)
+    assert W.dtype == np.float32 and W[0] < 1.0
 
 
-def test_schedules():
-    cos = nn.cosine_schedule(0.1, 10, min_lr=0.001)
-    assert cos(0) == pytest.approx(0.1)
-    assert cos(5) == pytest.approx(0.0505)
-    assert cos(10) == pytest.approx(0.001)
-    warm = nn.cosine_schedule(0.1, 10, warmup=2)
-    assert warm(0) < 0.001 and warm(1) == pytest.approx(0.05, rel=1e-2) and warm(2) == 0.1
-    step = nn.step_schedule(0.1, drop=0.5, every=3)
-    assert [step(t) for t in (0, 2.9, 3, 6)] == [0.1, 0.1, 0.05, 0.025]
+def test_cosine_schedule():
+    s = nn.cosine_schedule(1.0, 10, min_lr=0.1)
+    assert s(0) == pytest.approx(1.0)
+    assert s(5) == pytest.approx(0.55)
+    assert s(10) == pytest.approx(0.1) and s(12) == pytest.approx(0.1)
+    w = nn.cosine_schedule(1.0, 10, warmup=2)
+    assert w(1) == pytest.approx(0.5, rel=1e-2) and w(2) == pytest.approx(1.0)
+    assert w(6) == pytest.approx(0.5)
 
 
-# ----------------------------------------------------------------------------- training
+# ----------------------------------------------------------------------------- bad input
 
 
-def test_tiny_fit_learns_and_history_is_keras_style():
-    x, y = blobs(600)
-    net = nn.mlp((20, 32, 3), dropout=0.1, weight_decay=1e-4, seed=0)
-    hist = net.fit(
-        x[:500],
-        y[:500],
-        optimizer=nn.Adam(1e-2),
-        epochs=8,
-        batch_size=32,
-        validation_data=(x[500:], y[500:]),
-        lr_schedule=nn.cosine_schedule(1e-2, 8),
-        progress=False,
-    )
-    for key in ("loss", "accuracy", "val_loss", "val_accuracy", "lr", "time"):
-        assert len(hist[key]) == 8, key
-    assert hist["loss"][-1] < hist["loss"][0]
-    assert hist["val_accuracy"][-1] > 0.95
-    assert (net.predict(x[500:]) == y[500:]).mean() == hist["val_accuracy"][-1]
-    assert all(v.dtype == np.float32 for v in net.params.values())
+@pytest.mark.parametrize("method", ["predict", "predict_proba", "evaluate"])
+@pytest.mark.parametrize("batch_size", [-1, 0, 2.5, True, "8"])
+def test_bad_batch_size_is_a_value_error(method, batch_size):
+    x, y = blobs(10, d=6)
+    net = nn.mlp((6, 5, 3))
+    args = (x, y) if method == "evaluate" else (x,)
+    with pytest.raises(ValueError, match="batch_size must be a positive integer"):
+        getattr(net, method)(*args, batch_size=batch_size)
 
 
-def test_early_stopping_restores_the_best_weights():
-    rng = np.random.default_rng(1)  # random labels: the validation loss soon gets worse
-    x, y = rng.normal(size=(400, 20)).astype(np.float32), rng.integers(0, 3, size=400)
-    net = nn.mlp((20, 64, 3), seed=0)
-    hist = net.fit(
-        x[:300],
-        y[:300],
-        optimizer=nn.Adam(1e-2),
-        epochs=30,
-        batch_size=32,
-        validation_data=(x[300:], y[300:]),
-        early_stopping_patience=2,
-        monitor="val_loss",
-        progress=False,
-    )
-    assert len(hist["val_loss"]) < 30
-    best = net.best_epoch
-    assert hist["val_loss"][best] == min(hist["val_loss"])
-    assert net.evaluate(x[300:], y[300:])[0] == pytest.approx(hist["val_loss"][best], rel=1e-5)
-
-
-def test_fixed_seed_gives_bit_identical_runs():
-    x, y = blobs(300)
-
-    def run(seed):
-        net = nn.mlp((20, 16, 3), dropout=0.3, input_dropout=0.1, seed=seed)
-        hist = net.fit(
-            x, y, optimizer=nn.Adam(1e-2), epochs=3, batch_size=32, seed=seed, progress=False
-        )
-        del hist["time"]
-        return net, hist
-
-    (a, ha), (b, hb), (c, _) = run(7), run(7), run(8)
-    assert ha == hb
-    for k in a.params:
-        np.testing.assert_array_equal(a.params[k], b.params[k])
-    assert not np.array_equal(a.params["dense1.W"], c.params["dense1.W"])
-
-
-def test_shuffle_false_keeps_data_order():
-    x, y = blobs(96)
-    nets = []
-    for seed in (0, 1):  # with shuffle=False the fit seed does not matter
-        net = nn.mlp((20, 8, 3), seed=0)
-        net.fit(
-            x,
-            y,
-            optimizer=nn.SGD(0.1),
-            epochs=2,
-            batch_size=32,
-            shuffle=False,
-            seed=seed,
-            progress=False,
-        )
-        nets.append(net)
-    np.testing.assert_array_equal(nets[0].params["dense0.W"], nets[1].params["dense0.W"])
-
-
-def test_diverging_run_stops_with_a_clear_error():
-    x, y = blobs(256)
-    net = nn.mlp((20, 16, 3), seed=0)
-    with pytest.raises(
-        nn.TrainingDivergedError, match=r"diverged.*epoch \d+.*smaller learning rate"
-    ):
-        net.fit(x * 1e3, y, optimizer=nn.SGD(1e6), epochs=5, batch_size=32, progress=False)
-
-
-def test_progress_bar_runs(capsys):
-    x, y = blobs(64)
-    net = nn.mlp((20, 8, 3), seed=0)
-    net.fit(x, y, optimizer=nn.SGD(0.1), epochs=2, validation_data=(x, y), progress=True)
-    assert "val_accuracy" in capsys.readouterr().err
-
-
-# ----------------------------------------------------------------------------- save / load
-
-
-def test_save_load_round_trip_reproduces_predictions_exactly(tmp_path):
-    x, y = blobs(200)
-    net = nn.mlp((20, 16, 3), seed=0)
-    net.fit(x, y, optimizer=nn.Adam(1e-2), epochs=2, progress=False)
-    path = net.save_weights(tmp_path / "weights.npz")
-    with np.load(path, allow_pickle=False) as f:
-        assert sorted(f.files) == sorted(net.params)
-    other = nn.mlp((20, 16, 3), seed=99).load_weights(path)
-    np.testing.assert_array_equal(other.predict_proba(x), net.predict_proba(x))
-    np.testing.assert_array_equal(other.predict(x), net.predict(x))
-
-
-def test_load_wrong_shapes_or_missing_arrays_is_a_clear_error(tmp_path):
-    path = nn.mlp((20, 16, 3), seed=0).save_weights(tmp_path / "w.npz")
-    with pytest.raises(ValueError, match=r"dense0\.W.*\(20, 16\).*\(20, 32\)"):
-        nn.mlp((20, 32, 3)).load_weights(path)
-    np.savez(tmp_path / "partial.npz", **{"dense0.W": np.zeros((20, 16), np.float32)})
-    with pytest.raises(ValueError, match=r"missing.*dense0\.b"):
-        nn.mlp((20, 16, 3)).load_weights(tmp_path / "partial.npz")
-
-
-# ----------------------------------------------------------------------------- errors
-
-
+@pytest.mark.parametrize("method", ["predict", "predict_proba", "evaluate"])
 @pytest.mark.parametrize(
-    ("make", "match"),
+    ("x", "match"),
     [
-        (lambda: nn.Dense(0, 5), "n_in must be a positive integer"),
-        (lambda: nn.Dense(5, -1), "n_out must be a positive integer"),
-        (lambda: nn.Dense(2.5, 3), "n_in must be a positive integer"),
-        (lambda: nn.Dense(3, 3, init="zeros"), "init must be"),
-        (lambda: nn.mlp((784,)), "sizes needs at least"),
-        (lambda: nn.Dropout(1.0), r"dropout rate must be in \[0, 1\)"),
-        (lambda: nn.Dropout(-0.1), r"dropout rate must be in \[0, 1\)"),
-        (lambda: nn.SGD(0), "learning rate must be a positive number"),
-        (lambda: nn.Momentum(-0.1), "learning rate must be a positive number"),
-        (lambda: nn.Adam(float("nan")), "learning rate must be"),
-        (lambda: nn.Adam(float("inf")), "learning rate must be finite"),
-        (lambda: nn.Momentum(0.1, momentum=1.0), "momentum must be in"),
-        (lambda: nn.Network([], weight_decay=0), "at least one layer"),
-        (lambda: nn.mlp((4, 3, 2), weight_decay=-1), "weight_decay must be"),
+        (np.full((3, 6), 200, dtype=np.int64), "integer images must be uint8"),
+        (np.array([[0.1] * 5 + [np.nan]] * 3), "NaN or infinite"),
+        (np.array([[0.1] * 5 + [np.inf]] * 3), "NaN or infinite"),
+        (np.zeros((0, 6)), "non-empty"),
+        (np.zeros(6), "non-empty batch of shape"),
+        (np.zeros((3, 5)), "6 features per example"),
+        (np.array([["a"] * 6] * 3), "numeric array"),
+        (np.zeros((3, 6), dtype=complex), "numeric array"),
     ],
 )
-def test_impossible_settings_raise_value_error(make, match):
+def test_bad_inputs_are_value_errors(method, x, match):
+    net = nn.mlp((6, 5, 3))
+    args = (x, np.zeros(len(x), int)) if method == "evaluate" else (x,)
     with pytest.raises(ValueError, match=match):
-        make()
+        getattr(net, method)(*args)
+
+
+def test_bad_labels_and_networks_are_value_errors():
+    x, y = blobs(10, d=6)
+    net = nn.mlp((6, 5, 3))
+    with pytest.raises(
+        ValueError, match=r"labels must be in 0\.\.2 \(the last layer has 3 outputs\)"
+    ):
+        net.evaluate(x, y + 1)
+    with pytest.raises(ValueError, match="labels must be integers"):
+        net.evaluate(x, y.astype(float))
+    with pytest.raises(ValueError, match=r"y must have shape \(10,\)"):
+        net.evaluate(x, y[:5])
+    with pytest.raises(ValueError, match="last layer must be a Dense layer"):
+        nn.Network([nn.ReLU()]).predict(x)
+    with pytest.raises(ValueError, match="no layers"):
+        nn.Network([]).predict(x)
+    with pytest.raises(
+        ValueError, match="Dense layer 0 outputs 4 values but Dense layer 1 expects 5"
+    ):
+        nn.Network([nn.Dense(6, 4), nn.ReLU(), nn.Dense(5, 3)]).predict(x)
 
 
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"epochs": 0}, "epochs must be a positive integer"),
-        ({"epochs": 2.5}, "epochs must be a positive integer"),
-        ({"batch_size": 0}, "batch_size must be a positive integer"),
-        ({"batch_size": -32}, "batch_size must be a positive integer"),
-        ({"early_stopping_patience": 2}, "early stopping needs validation_data"),
-        ({"monitor": "accuracy"}, "monitor must be"),
+        ({"sizes": (784,)}, "sizes must be at least two positive integers"),
+        ({"sizes": (784, 0, 10)}, "sizes must be at least two positive integers"),
+        ({"sizes": (784, 2.5, 10)}, "sizes must be at least two positive integers"),
+        ({"sizes": "784-10"}, "sizes must be"),
+        ({"dropout": 1.0}, r"dropout rate must be a number in \[0, 1\)"),
+        ({"dropout": -0.1}, r"dropout rate must be a number in \[0, 1\)"),
+        ({"weight_decay": -1}, "weight_decay must be a finite number >= 0"),
+        ({"weight_decay": float("nan")}, "weight_decay must be"),
+        ({"label_smoothing": 1.0}, r"label_smoothing must be a number in \[0, 1\)"),
+        ({"init": "zeros"}, "init must be 'he' or 'small_normal'"),
+        ({"dtype": np.int32}, "dtype must be float32 or float64"),
+        ({"dtype": "float16"}, "dtype must be float32 or float64"),
     ],
 )
-def test_impossible_fit_settings_raise_value_error(kwargs, match):
-    x, y = blobs(40)
-    net = nn.mlp((20, 8, 3))
+def test_impossible_mlp_settings_are_value_errors(kwargs, match):
+    kwargs = {"sizes": (6, 5, 3), **kwargs}
     with pytest.raises(ValueError, match=match):
-        net.fit(x, y, optimizer=nn.SGD(0.1), progress=False, **kwargs)
-
-
-def test_bad_data_raises_value_error():
-    x, y = blobs(40)
-    net = nn.mlp((20, 8, 3))
-    fit = dict(optimizer=nn.SGD(0.1), epochs=1, progress=False)
-    with pytest.raises(ValueError, match=r"labels must be in 0\.\.2.*3"):
-        net.fit(x, np.where(y == 0, 3, y), **fit)
-    with pytest.raises(ValueError, match=r"labels must be in 0\.\.2.*-1"):
-        net.fit(x, y - 1, **fit)
-    with pytest.raises(ValueError, match=r"y must have shape \(40,\).*\(39,\)"):
-        net.fit(x, y[:-1], **fit)
-    with pytest.raises(ValueError, match=r"x must have shape \(N, 20\).*\(40, 19\)"):
-        net.fit(x[:, :-1], y, **fit)
-    with pytest.raises(ValueError, match="labels must be integers"):
-        net.fit(x, y.astype(float), **fit)
-    with pytest.raises(ValueError, match=r"y must have shape \(10,\)"):
-        net.fit(x, y, validation_data=(x[:10], y[:5]), **fit)
-    with pytest.raises(ValueError, match=r"x must have shape"):
-        net.predict(x[:, :5])
-
-
-def test_recipes_build_and_train_the_configured_networks():
-    rng = np.random.default_rng(0)
-    x = rng.random((256, 784), dtype=np.float32)
-    y = rng.integers(0, 10, size=256)
-    net = nn.improved_network(seed=0)
-    shapes = [v.shape for k, v in net.params.items() if k.endswith(".W")]
-    sizes = nn.IMPROVED["sizes"]
-    assert shapes == list(zip(sizes[:-1], sizes[1:], strict=True))
-    net, hist = nn.train_improved(x, y, (x[:64], y[:64]), seed=0, epochs=2, progress=False)
-    assert len(hist["val_accuracy"]) == 2 and net.dtype == np.float32
-    before, hist = nn.train_original(x.astype(np.float64), y, epochs=1, progress=False)
-    assert before.dtype == np.float64 and len(hist["loss"]) == 1
-    assert nn.ORIGINAL["batch_size"] == 32 and nn.ORIGINAL["shuffle"] is False
+        nn.mlp(kwargs.pop("sizes"), **kwargs)
