@@ -60,7 +60,7 @@ bench: $(STAMP)
 mutate: $(STAMP)
 	$(PY) -m pip install --quiet "mutmut==3.8.*"
 	rm -rf mutants
-	env -u PYTHONPATH nice -n 10 $(VENV)/bin/mutmut run --max-children 2 > /dev/null
+	env -u PYTHONPATH nice -n 10 $(VENV)/bin/mutmut run --max-children 2
 	@env -u PYTHONPATH $(VENV)/bin/mutmut results --all true | grep -v ": killed$$" || true
 	@env -u PYTHONPATH $(VENV)/bin/mutmut results --all true | awk -F': ' '/__mutmut_/ { \
 	  m = $$1; gsub(/ /, "", m); sub(/\.x[^.]*$$/, "", m); n[m]++; k[m] += ($$2 == "killed") } \

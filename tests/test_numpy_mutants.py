@@ -1,5 +1,13 @@
 """Behaviour tests of the NumPy lesson (numpy_net.py) that kill mutants the other tests let
-through (`make mutate`); each names the behaviour, not the line, so it survives refactors."""
+through (`make mutate`); each names the behaviour, not the line, so it survives refactors.
+
+The survivors left are equivalent mutants (no behaviour changes), e.g.: ``reshape(n, -2)`` (NumPy
+infers any negative size); the ``training`` default of Dense/ReLU, which ignore it; ``u > rate``
+for ``u >= rate`` in dropout (equal with probability ~2**-53); the default ``batch_size`` of
+predict/evaluate (chunking only); optimizer state starting as None or a 0-d zero instead of []
+or zeros (same values after the first step); ``frozen = None`` for False; ``zip(..., strict=...)``
+over two slices of one length; another fixed default seed in ``mlp``.
+"""
 
 from __future__ import annotations
 
