@@ -6,6 +6,8 @@
 #                   sample), into results/quick/; the committed results are left alone
 # make smoke      - the same on the smoke settings, into results/smoke/ (a couple of minutes)
 # make bench      - the NumPy-vs-Keras benchmark table (results/benchmark.md)
+# make mutate     - mutation testing (mutmut) of the lesson's numpy_net.py and common/metrics.py with
+#                   the fast tests that cover them; not part of `make test` (see [tool.mutmut])
 # DATASET=fashion_mnist (or kmnist) runs the notebooks on another dataset, into results/<dataset>/. Each target creates .venv from requirements.txt first when it is missing
 # or out of date.
 
@@ -17,7 +19,7 @@ STAMP   := $(VENV)/.installed
 NOTEBOOKS := from_scratch_numpy/basic_algorithm_numpy.ipynb \
              advance_pipeline_tensorflow/advanced_algorithm_keras_pipeline.ipynb
 
-.PHONY: install test check-data reproduce quick smoke bench lint clean demo
+.PHONY: install test check-data reproduce quick smoke bench lint clean demo mutate
 
 install: $(STAMP)
 
@@ -77,8 +79,19 @@ bench: $(STAMP)
 demo: $(STAMP)
 	GRADIO_ANALYTICS_ENABLED=False $(PY) -m demo.app
 
+# mutmut copies the code and tests into mutants/ and imports them from there, so PYTHONPATH must not
+# point at the originals. Prints the survivors (`mutmut show <name>` shows one), then the score.
+mutate: $(STAMP)
+	$(PY) -m pip install --quiet "mutmut==3.8.*"
+	rm -rf mutants
+	env -u PYTHONPATH nice -n 10 $(VENV)/bin/mutmut run --max-children 2
+	@env -u PYTHONPATH $(VENV)/bin/mutmut results --all true | grep -v ": killed$$" || true
+	@env -u PYTHONPATH $(VENV)/bin/mutmut results --all true | awk -F': ' '/__mutmut_/ { \
+	  m = $$1; gsub(/ /, "", m); sub(/\.x[^.]*$$/, "", m); n[m]++; k[m] += ($$2 == "killed") } \
+	  END { for (m in n) printf "%s: %d of %d mutants killed (%.1f%%)\n", m, k[m], n[m], 100 * k[m] / n[m] }'
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache results/smoke results/quick
+	rm -rf $(VENV) .pytest_cache .ruff_cache results/smoke results/quick mutants
