@@ -46,7 +46,7 @@ def test_smoke_run_writes_the_tables_the_json_and_the_chart(tmp_path):
         [sys.executable, str(SCRIPT), "--smoke"],
         check=True,
         env=env,
-        timeout=300,
+        timeout=900,  # a hang guard: about 30 s on an idle 2-core machine
         capture_output=True,
         text=True,
     )
