@@ -404,3 +404,32 @@ def test_impossible_mlp_settings_are_value_errors(kwargs, match):
     kwargs = {"sizes": (6, 5, 3), **kwargs}
     with pytest.raises(ValueError, match=match):
         nn.mlp(kwargs.pop("sizes"), **kwargs)
+
+
+# ----------------------------------------------------------------------------- exercises
+
+
+def test_exercise_checks_pass_the_solutions_and_fail_wrong_code(capsys):
+    from from_scratch_numpy import solutions as s
+
+    assert s.check_leaky_relu(s.LeakyReLU) and s.check_momentum(s.Momentum)
+    assert s.check_deeper_network(s.deeper_network) and s.check_init_std(s.init_std)
+
+    class NoSlope(s.LeakyReLU):
+        def backward(self, delta):
+            return delta * (self.z > 0)  # forgets alpha
+
+    class Heavy(s.Momentum):
+        def step(self, parameters):
+            for W, dW in parameters:
+                W -= self.lr * dW  # no velocity
+
+    assert not s.check_leaky_relu(NoSlope)
+    assert not s.check_momentum(Heavy)
+    assert not s.check_deeper_network(
+        lambda dtype=np.float32, seed=0: nn.mlp((784, 32, 10), dtype=dtype)
+    )
+    assert not s.check_init_std(lambda n_in: 0.01)
+    assert "Not yet right" in capsys.readouterr().out
+    assert s.check_init_std(lambda n_in: None) is False  # not written: the reference runs
+    assert "not written?" in capsys.readouterr().out

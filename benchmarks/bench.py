@@ -1,0 +1,275 @@
+"""How fast does the NumPy network train, next to Keras and next to what the machine can do?
+
+In the spirit of nanoGPT's ``estimate_mfu``: count the FLOPs of one training sample, measure the
+float32 matrix-multiply throughput of NumPy's BLAS on exactly the products of one training step
+(the "limit"), then train each network on MNIST and report samples/s and their share of the limit.
+
+Rows (each trained in its own process, so its peak memory is its own):
+  NumPy plain   ``train.build(IMPROVED)``: the lesson's code, ``numpy_net.py``
+  NumPy fast    ``train.build(IMPROVED, fast=True)``: ``fast.py``, the same arithmetic
+  Keras         the same layers from ``keras_models.build_mlp``, its Adam and cosine schedule
+  original      ``train.ORIGINAL``: the first notebook's network (float64, SGD, batch 32)
+
+Test accuracy is measured after each epoch, off the clock. ``python benchmarks/bench.py``
+writes ``results/benchmark.{md,json}`` and ``results/figures/benchmark.png``; ``--smoke`` runs
+everything on 1,024 images in well under a minute (numbers meaningless) into ``results/smoke``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a clone, no install needed
+from from_scratch_numpy import train  # noqa: E402
+
+ROWS = ("NumPy plain", "NumPy fast", "Keras", "original (NumPy plain)")
+TARGET = 0.98  # test accuracy for "seconds to 98%"
+OPENBLAS_ENV = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")
+
+
+def recipe_of(row):
+    """The recipe a row trains: the improved network, or the first notebook's for the baseline."""
+    return train.ORIGINAL if row.startswith("original") else train.IMPROVED
+
+
+def flops_per_sample(sizes):
+    """Matrix-product FLOPs (2 per multiply-add) of one sample's forward and backward pass.
+
+    Forward: a @ W for every layer. Backward: a.T @ delta (weight gradient) for every layer and
+    delta @ W.T (input gradient) for every layer but the first: nobody needs the images' gradient.
+    Bias, activations, dropout, softmax and the optimizer are not counted (they are O(n), not O(n^2)).
+    """
+    per_layer = [2 * n_in * n_out for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=False)]
+    return sum(per_layer) * 3 - per_layer[0]
+
+
+def step_products(sizes, batch, dtype, rng):
+    """Operands (A, B) of every matrix product of one training step, in the step's layouts."""
+    products = []
+    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=False)):
+        a, W, delta = (
+            rng.random(s).astype(dtype) for s in [(batch, n_in), (n_in, n_out), (batch, n_out)]
+        )
+        products += [(a, W), (a.T, delta)] + ([(delta, W.T)] if i else [])
+    return products
+
+
+def matmul_limit(sizes, batch, dtype, seconds=2.0):
+    """GFLOP/s of NumPy's BLAS running one step's products back to back (the best of many tries)."""
+    products = step_products(sizes, batch, dtype, np.random.default_rng(0))
+    outs = [np.empty((A.shape[0], B.shape[1]), dtype) for A, B in products]
+    flops = sum(2 * A.shape[0] * A.shape[1] * B.shape[1] for A, B in products)
+    best, end, tries = float("inf"), time.perf_counter() + seconds, 0
+    while time.perf_counter() < end or tries < 5:
+        start = time.perf_counter()
+        for (A, B), out in zip(products, outs, strict=True):
+            np.matmul(A, B, out=out)
+        best, tries = min(best, time.perf_counter() - start), tries + 1
+    assert flops == batch * flops_per_sample(sizes)
+    return flops / best / 1e9
+
+
+def load(n_train, n_test):
+    """MNIST as float32 pixels in [0, 1] (N, 784) and labels, plus where it came from."""
+    from common.data import load_dataset
+
+    splits = load_dataset("mnist")
+    (x, y), (x_test, y_test) = splits
+    prep = lambda images: images.reshape(len(images), -1).astype(np.float32) / np.float32(255)  # noqa: E731
+    return prep(x[:n_train]), y[:n_train], prep(x_test[:n_test]), y_test[:n_test], splits.source
+
+
+def train_numpy(row, x, y, x_test, y_test, epochs, seed):
+    """Train the lesson's (or the fast) network with ``train.train``; test accuracy per epoch."""
+    recipe = recipe_of(row)
+    x, x_test, accuracy = x.astype(recipe.dtype), x_test.astype(recipe.dtype), []
+    log = lambda epoch, net, logs: accuracy.append(net.evaluate(x_test, y_test)[1])  # noqa: E731
+    kw = {"fast": "fast" in row, "epochs": epochs, "progress": False, "on_epoch_end": log}
+    _, history = train.train(recipe, x, y, seed=seed, **kw)  # history["time"]: training only
+    return list(history["time"]), accuracy
+
+
+def train_keras(x, y, x_test, y_test, epochs, seed):
+    """The same network in Keras (``build_mlp``, ``make_optimizer``, ``make_schedule``)."""
+    import keras
+
+    from advance_pipeline_tensorflow.keras_models import build_mlp, make_optimizer, make_schedule
+
+    r = train.IMPROVED
+    keras.utils.set_random_seed(seed)
+    model = build_mlp(list(r.sizes[1:-1]), dropout=r.dropout)
+    steps = -(-len(x) // r.batch_size)
+    model.compile(
+        optimizer=make_optimizer("adam", make_schedule("cosine", r.lr, epochs * steps)),
+        loss=keras.losses.CategoricalCrossentropy(
+            from_logits=True, label_smoothing=r.label_smoothing
+        ),
+        metrics=["accuracy"],
+    )
+    times, accuracy = [], []
+
+    class Clock(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.start = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):  # the clock stops before the evaluation
+            times.append(time.perf_counter() - self.start)
+            logits = self.model.predict(x_test.reshape(-1, 28, 28, 1), batch_size=4096, verbose=0)
+            accuracy.append(float(np.mean(logits.argmax(axis=1) == y_test)))
+
+    y_hot, kw = keras.utils.to_categorical(y, 10), {"callbacks": [Clock()], "verbose": 0}
+    model.fit(x.reshape(-1, 28, 28, 1), y_hot, batch_size=r.batch_size, epochs=epochs, **kw)
+    return times, accuracy
+
+
+def run_row(row, epochs, n_train, n_test, seed):
+    """Train one row in this process; return its numbers (called through ``--row``)."""
+    x, y, x_test, y_test, source = load(n_train, n_test)
+    train_row = train_keras if row == "Keras" else lambda *a: train_numpy(row, *a)
+    times, accuracy = train_row(x, y, x_test, y_test, epochs, seed)
+    steady = times[1:] or times  # the first epoch includes Keras's tracing and NumPy's warm-up
+    reached = [i + 1 for i, acc in enumerate(accuracy) if acc >= TARGET][:1]
+    return {
+        "row": row,
+        "samples_per_s": len(x) / float(np.median(steady)),
+        "epoch_s": times,
+        "test_accuracy": accuracy,
+        "epochs_to_target": reached[0] if reached else None,
+        "s_to_target": sum(times[: reached[0]]) if reached else None,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,  # Linux: KB
+        "data_source": dataclasses.asdict(source),
+    }
+
+
+def in_subprocess(row, args):
+    """Run one row in a fresh Python process (its own memory, no other framework loaded)."""
+    flags = (
+        f"--epochs={args.epochs} --n-train={args.n_train} --n-test={args.n_test} --seed={args.seed}"
+    )
+    cmd = [sys.executable, __file__, "--row", row, *flags.split()]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def conditions(load_before, args, seconds):
+    """What the numbers depend on: the load, NumPy's BLAS and its threads, the run's size."""
+    from threadpoolctl import threadpool_info
+
+    blas = [f"{i['internal_api']} {i['version']} ({i.get('architecture')}), {i['num_threads']} threads"
+            for i in threadpool_info() if i["user_api"] == "blas"]  # fmt: skip
+    env = {k: os.environ[k] for k in OPENBLAS_ENV if k in os.environ}
+    return {
+        "load average (1 min) at start / end": f"{load_before:.2f} / {os.getloadavg()[0]:.2f}",
+        "NumPy's BLAS": "; ".join(blas) + (f"; environment {env}" if env else ""),
+        "epochs per row; training / test images": f"{args.epochs}; {args.n_train:,} / {args.n_test:,}",
+        "wall time of the benchmark (s)": f"{seconds:.0f}",
+    }
+
+
+def speed_row(r, limits):
+    """One row of the "Training speed" table."""
+    recipe = recipe_of(r["row"])
+    gflops = r["samples_per_s"] * flops_per_sample(recipe.sizes) / 1e9
+    s_to = r["s_to_target"]
+    return {
+        "run": r["row"],
+        "samples/s": f"{r['samples_per_s']:,.0f}",
+        "GFLOP/s": f"{gflops:.1f}",
+        "% of matmul limit": f"{100 * gflops / limits[recipe]:.1f}",
+        "s to 98% test acc.": "-" if s_to is None else f"{s_to:.1f}",
+        "epochs to 98%": r["epochs_to_target"] or f"not in {len(r['epoch_s'])}",
+        "final test acc. %": f"{100 * r['test_accuracy'][-1]:.2f}",
+        "peak memory MB": f"{r['peak_rss_mb']:.0f}",
+    }
+
+
+def chart(results, limits, mode):
+    """Samples/s of each row (bar) against the samples/s its matmul limit would allow (outline)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from common.plots import save_fig
+
+    names = [r["row"] for r in results][::-1]
+    speed = [r["samples_per_s"] for r in results][::-1]
+    ceiling = [limits[recipe_of(n)] * 1e9 / flops_per_sample(recipe_of(n).sizes) for n in names]
+    fig, ax = plt.subplots(figsize=(7, 0.6 * len(names) + 1.2))
+    ax.barh(names, ceiling, color="none", edgecolor="grey", linestyle="--", label="matmul limit")
+    ax.barh(names, speed, color="tab:blue", label="measured")
+    for i, (s, c) in enumerate(zip(speed, ceiling, strict=True)):
+        ax.text(s, i, f" {s:,.0f} ({100 * s / c:.0f}%)", va="center", fontsize=8)
+    ax.set_xscale("log")
+    ax.set_xlabel("training samples per second (log scale)")
+    ax.legend(loc="lower right", fontsize=8)
+    ax.set_title("Training throughput against the matrix-multiply limit")
+    return save_fig("benchmark", fig, mode=mode)
+
+
+def main(argv=None):
+    """Measure the limits, train every row, write the tables, the JSON and the chart."""
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--smoke", action="store_true", help="a tiny run that checks the script works")
+    p.add_argument("--epochs", type=int, default=5, help="epochs per row (default 5)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-keras", action="store_true", help="skip the Keras row")
+    for hidden in ("--row", "--n-train", "--n-test"):
+        p.add_argument(hidden, help=argparse.SUPPRESS, type=str if hidden == "--row" else int)
+    args = p.parse_args(argv)
+    if args.epochs < 1:
+        p.error("--epochs must be >= 1")
+    if args.row:
+        print(json.dumps(run_row(args.row, args.epochs, args.n_train, args.n_test, args.seed)))
+        return None
+    args.epochs, args.n_train, args.n_test = (
+        (2, 1024, 256) if args.smoke else (args.epochs, 60_000, 10_000)
+    )
+    from common.repro import Timer
+    from common.results import atomic_write, markdown_table, save_results
+
+    mode, load_before = "smoke" if args.smoke else "full", os.getloadavg()[0]
+    with Timer() as wall:
+        limits = {r: matmul_limit(r.sizes, r.batch_size, r.dtype, 0.2 if args.smoke else 2.0)
+                  for r in (train.IMPROVED, train.ORIGINAL)}  # fmt: skip
+        results = [
+            in_subprocess(row, args) for row in ROWS if not (args.no_keras and row == "Keras")
+        ]
+    limit_rows = [{"network": f"{'-'.join(map(str, r.sizes))}, {r.dtype}, batch {r.batch_size}",
+                   "FLOP per sample": f"{flops_per_sample(r.sizes):,}",
+                   "matmul limit GFLOP/s": f"{gflops:.1f}"} for r, gflops in limits.items()]  # fmt: skip
+    out = {
+        "Training speed": [speed_row(r, limits) for r in results],
+        "Matrix-multiply limit": limit_rows,
+        "Conditions": [
+            {"item": k, "value": v} for k, v in conditions(load_before, args, wall.seconds).items()
+        ],
+    }
+    recipes = {
+        "improved": dataclasses.asdict(train.IMPROVED),
+        "original": dataclasses.asdict(train.ORIGINAL),
+    }
+    metrics = {"tables": out, "runs": results, "limits_gflops": [g for g in limits.values()]}
+    json_path = save_results("benchmark", metrics, mode=mode, data_source=results[0]["data_source"],
+                             seeds=[args.seed], config={"recipes": recipes})  # fmt: skip
+    text = "# Benchmark\n\nGenerated by `benchmarks/bench.py`; see `benchmarks/README.md`.\n\n"
+    text += "\n".join(f"## {title}\n\n{markdown_table(rows)}" for title, rows in out.items())
+    md = atomic_write(
+        json_path.with_suffix(".md"), lambda tmp: tmp.write_text(text, encoding="utf-8")
+    )
+    print(text, f"\nwrote {md}, {json_path}, {chart(results, limits, mode)}", sep="")
+    return out
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,69 @@
+"""from_scratch_numpy/fast.py trains exactly the lesson's network, only faster."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from from_scratch_numpy import fast, train
+
+# Small enough to be quick, large enough that Adam's pass spans several blocks and threads.
+SMALL = dataclasses.replace(train.IMPROVED, sizes=(784, 96, 64, 10), batch_size=32)
+
+
+def batches(n_steps, batch_size, seed=0):
+    """n_steps random MNIST-shaped batches (float32 pixels in [0, 1], labels 0..9)."""
+    rng = np.random.default_rng(seed)
+    x = rng.random((n_steps * batch_size, 784), dtype=np.float32)
+    y = rng.integers(0, 10, n_steps * batch_size)
+    return [(x[i : i + batch_size], y[i : i + batch_size]) for i in range(0, len(x), batch_size)]
+
+
+def train_both(recipe, n_steps=60, seed=3):
+    """Train the plain and the fast network side by side; return both and their losses."""
+    plain, plain_opt = train.build(recipe, seed)
+    quick, quick_opt = train.build(recipe, seed, fast=True)
+    losses = [
+        (plain.train_step(x, y, plain_opt), quick.train_step(x, y, quick_opt))
+        for x, y in batches(n_steps, recipe.batch_size)
+    ]
+    return plain, quick, np.array(losses)
+
+
+@pytest.mark.parametrize(
+    "recipe",
+    [SMALL, dataclasses.replace(SMALL, dropout=0.0, weight_decay=0.0, label_smoothing=0.0)],
+    ids=["improved", "no-regularisation"],
+)
+def test_fast_adam_network_equals_the_lesson_step_by_step(recipe):
+    plain, quick, losses = train_both(recipe)
+    assert isinstance(quick, fast.FastNetwork) and fast.BLOCK < quick.theta.size
+    np.testing.assert_allclose(losses[:, 1], losses[:, 0], rtol=1e-5)
+    assert losses[-1, 0] < losses[0, 0]  # it learned something: the comparison is not vacuous
+    pairs = list(zip(plain.parameters(), quick.parameters(), strict=True))
+    assert len(pairs) == 6
+    for (W, _), (W_fast, _) in pairs:
+        np.testing.assert_allclose(W_fast, W, rtol=1e-4, atol=1e-7)
+        assert W_fast.dtype == W.dtype == np.float32
+
+
+def test_fast_network_with_sgd_equals_the_lesson():
+    """The original recipe (SGD, float64, batch 32) runs through the fast layers unchanged."""
+    recipe = dataclasses.replace(train.ORIGINAL, sizes=(784, 64, 10))
+    plain, quick, losses = train_both(recipe, n_steps=50)
+    np.testing.assert_allclose(losses[:, 1], losses[:, 0], rtol=1e-10)
+    for (W, _), (W_fast, _) in zip(plain.parameters(), quick.parameters(), strict=True):
+        np.testing.assert_allclose(W_fast, W, rtol=1e-10)
+
+
+def test_fast_network_predicts_and_fits_like_the_lesson():
+    plain, quick, _ = train_both(SMALL, n_steps=5)
+    ((x, y),) = batches(1, 500, seed=9)
+    np.testing.assert_allclose(quick.predict_proba(x, 100), plain.predict_proba(x, 100), rtol=1e-5)
+    np.testing.assert_allclose(quick.evaluate(x, y), plain.evaluate(x, y), rtol=1e-5)
+    histories = [
+        train.fit(net, opt, x, y, epochs=2, batch_size=50, progress=False)
+        for net, opt in (train.build(SMALL, 1), train.build(SMALL, 1, fast=True))
+    ]
+    np.testing.assert_allclose(histories[1]["loss"], histories[0]["loss"], rtol=1e-5)
+    assert histories[1]["accuracy"] == histories[0]["accuracy"]
