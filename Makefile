@@ -12,7 +12,7 @@ STAMP  := $(VENV)/.installed
 NOTEBOOKS := from_scratch_numpy/basic_algorithm_numpy.ipynb \
              advance_pipeline_tensorflow/advanced_algorithm_keras_pipeline.ipynb
 
-.PHONY: install test reproduce smoke bench lint clean
+.PHONY: install test reproduce smoke bench lint clean demo
 
 install: $(STAMP)
 
@@ -52,6 +52,10 @@ smoke: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/bench_numpy_vs_keras.py
 	$(PY) -m common.results
+
+# make demo       - a local web app: draw or upload a digit, both models' probabilities (Ctrl+C stops)
+demo: $(STAMP)
+	GRADIO_ANALYTICS_ENABLED=False $(PY) -m demo.app
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -10,6 +10,7 @@ newcomer writes first (grey, resize to 28x28); it is here to show why that fails
 from __future__ import annotations
 
 import io
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +23,12 @@ MAX_PIXELS = 40_000_000  # a 12-megapixel phone photo is fine; a decompression b
 MAX_FILE_BYTES = 50_000_000
 MIN_SIDE = 8  # a digit needs a few pixels to be a digit
 BOX, FIELD, CENTRE = 20, 28, 14.0  # MNIST: ink fits 20x20, field 28x28, centre of mass at (14, 14)
-ASSETS = Path(__file__).resolve().parent.parent / "assets" / "digits"
+TYPICAL, THIN = 2.0, 1.25  # MNIST stroke widths in px: median and 5th percentile (test set)
+UP = 5  # strokes are measured and thickened at 5x MNIST's scale
+ASSETS = (  # the repository's folder; where an installed package puts it (see pyproject.toml)
+    Path(__file__).resolve().parent.parent / "assets" / "digits",
+    Path(sys.prefix) / "share" / "mnist-derin-ogrenme" / "digits",
+)
 
 
 def _open(image) -> np.ndarray:
@@ -53,11 +59,15 @@ def _open(image) -> np.ndarray:
     if a.ndim == 3 and a.shape[2] == 1:
         a = a[:, :, 0]
     if not (a.ndim == 2 or (a.ndim == 3 and a.shape[2] in (3, 4))):
-        raise ValueError(f"expected a grey (H, W), RGB or RGBA (H, W, 3|4) image, got shape {a.shape}")
+        raise ValueError(
+            f"expected a grey (H, W), RGB or RGBA (H, W, 3|4) image, got shape {a.shape}"
+        )
     if a.shape[0] * a.shape[1] > MAX_PIXELS:
         raise ValueError(f"image of {a.shape[1]}x{a.shape[0]} pixels is too large")
     if min(a.shape[:2]) < MIN_SIDE:
-        raise ValueError(f"image of {a.shape[1]}x{a.shape[0]} pixels is too small (< {MIN_SIDE} px)")
+        raise ValueError(
+            f"image of {a.shape[1]}x{a.shape[0]} pixels is too small (< {MIN_SIDE} px)"
+        )
     a = a.astype(np.float32)
     if not np.isfinite(a).all():
         raise ValueError("image contains NaN or infinite values")
@@ -82,6 +92,18 @@ def _grey(a: np.ndarray) -> np.ndarray:
         paper = 1.0 if stroke < 0.5 else 0.0  # dark strokes on transparency: white paper behind
         grey = alpha * grey + (1 - alpha) * paper
     return grey
+
+
+def _resize(a: np.ndarray, scale: float) -> np.ndarray:
+    """Resize a float image by ``scale`` (Lanczos: anti-aliased when shrinking)."""
+    size = (max(1, round(a.shape[1] * scale)), max(1, round(a.shape[0] * scale)))
+    return np.asarray(Image.fromarray(a.astype(np.float32), mode="F").resize(size, Image.LANCZOS))
+
+
+def _stroke_width(a: np.ndarray) -> float:
+    """Typical stroke width in pixels: twice the 90th percentile of the distance to the paper."""
+    ink = np.pad(a > 0.5 * a.max(), 1)  # paper all around
+    return 2 * float(np.percentile(ndimage.distance_transform_edt(ink)[ink], 90)) - 1
 
 
 def to_mnist(image, *, ink: str | None = None) -> np.ndarray:
@@ -125,7 +147,9 @@ def to_mnist(image, *, ink: str | None = None) -> np.ndarray:
     # 2. Crop to the ink, ignoring specks (components much smaller than the largest stroke).
     labels, n = ndimage.label(strength > 0.35)
     if n == 0:
-        raise ValueError("no ink found: the image looks blank (no stroke stands out from the paper)")
+        raise ValueError(
+            "no ink found: the image looks blank (no stroke stands out from the paper)"
+        )
     sizes = ndimage.sum(np.ones_like(strength), labels, index=np.arange(1, n + 1))
     keep = np.isin(labels, 1 + np.flatnonzero(sizes >= max(3, 0.05 * sizes.max())))
     if not keep.any():
@@ -135,21 +159,28 @@ def to_mnist(image, *, ink: str | None = None) -> np.ndarray:
     rows, cols = np.flatnonzero(keep.any(1)), np.flatnonzero(keep.any(0))
     crop = strength[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
 
-    # 3. Scale the longer side to 20 px, keeping the aspect ratio (Lanczos anti-aliases).
-    h, w = crop.shape
-    scale = BOX / max(h, w)
-    size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    small = np.asarray(Image.fromarray(crop.astype(np.float32), mode="F").resize(size, Image.LANCZOS))
-    small = np.clip(small, 0.0, None)
-    small /= small.max()  # a faint pen or thin strokes still end at full white, as in MNIST
+    # 3. Scale the longer side to 20 px, keeping the aspect ratio (Lanczos anti-aliases). Strokes
+    #    much thinner than MNIST's (a fine pen on a big canvas) are first thickened to its usual width.
+    work = _resize(crop, UP * BOX / max(crop.shape))  # the ink at 5x MNIST's scale
+    width = _stroke_width(work)
+    if width >= UP * THIN:
+        work = crop  # MNIST-like strokes: one resize from the original, as sharp as it gets
+    else:
+        radius = (UP * TYPICAL - width) / 2
+        r = np.arange(-int(radius), int(radius) + 1)
+        disk = (r[:, None] ** 2 + r[None, :] ** 2) <= radius**2
+        work = ndimage.grey_dilation(np.pad(work, len(r)), footprint=disk)
+        rows, cols = np.flatnonzero(work.max(1) > 0.01), np.flatnonzero(work.max(0) > 0.01)
+        work = work[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]  # the thicker ink's new box
+    small = np.clip(_resize(work, BOX / max(work.shape)), 0.0, None)
+    small /= small.max()  # a faint pen still ends at full white, as in MNIST
 
     # 4. Place in 28x28 so the centre of mass lands on (14, 14), without cutting any ink off.
     cy, cx = ndimage.center_of_mass(small)
-    top_, left = (
-        int(np.clip(round(CENTRE - c), 0, FIELD - s)) for c, s in ((cy, small.shape[0]), (cx, small.shape[1]))
-    )
+    (h, w), clip = small.shape, lambda c, size: int(np.clip(round(CENTRE - c), 0, FIELD - size))
+    top_, left = clip(cy, h), clip(cx, w)
     out = np.zeros((FIELD, FIELD), np.float32)
-    out[top_ : top_ + small.shape[0], left : left + small.shape[1]] = small
+    out[top_ : top_ + h, left : left + w] = small
     return np.round(out * 255).astype(np.uint8)
 
 
@@ -160,8 +191,14 @@ def naive_resize(image) -> np.ndarray:
     crop, no centring, aspect ratio lost. Returns (28, 28) uint8.
     """
     grey = _open(image)
-    grey = grey[:, :, :3] @ np.array([0.299, 0.587, 0.114], dtype=np.float32) if grey.ndim == 3 else grey
-    im = Image.fromarray(np.round(grey * 255).astype(np.uint8)).resize((FIELD, FIELD), Image.BILINEAR)
+    grey = (
+        grey[:, :, :3] @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+        if grey.ndim == 3
+        else grey
+    )
+    im = Image.fromarray(np.round(grey * 255).astype(np.uint8)).resize(
+        (FIELD, FIELD), Image.BILINEAR
+    )
     return np.asarray(im)
 
 
@@ -171,7 +208,8 @@ def example_digits() -> list[tuple[Path, int]]:
     Each file is named ``<label>_<description>.png``; see ``assets/digits/README.md`` for how they
     were made. Returns ``[(path, label), ...]`` sorted by file name.
     """
-    files = sorted(ASSETS.glob("*.png"))
-    if not files:
-        raise FileNotFoundError(f"no example digits found in {ASSETS}")
+    folder = next((f for f in ASSETS if any(f.glob("*.png"))), None)
+    if folder is None:
+        raise FileNotFoundError(f"no example digits (*.png) in {' or '.join(map(str, ASSETS))}")
+    files = sorted(folder.glob("*.png"))
     return [(p, int(p.name.split("_")[0])) for p in files]

@@ -403,7 +403,8 @@ def plot_digit_prediction(
     axes = fig.subplots(1, 4, gridspec_kw={"width_ratios": [1, 1, 1, 2.4]})
     axes[0].imshow(original, cmap="gray", vmin=0, vmax=1)
     axes[0].set_title(f"input ({original.shape[1]}x{original.shape[0]})")
-    for ax, img, p, what in zip(axes[1:3], small, (p_naive, p_norm), ("naive resize", "MNIST-style")):
+    whats = ("naive resize", "MNIST-style")
+    for ax, img, p, what in zip(axes[1:3], small, (p_naive, p_norm), whats, strict=True):
         ax.imshow(img, cmap="gray", vmin=0, vmax=255)
         ax.set_title(f"{what}\n-> {names[int(p.argmax())]} ({p.max():.0%})")
     for ax in axes[:3]:
@@ -415,7 +416,9 @@ def plot_digit_prediction(
     bars.bar(x - 0.2, p_naive, width=0.4, color="0.6", label="naive resize")
     bars.bar(x + 0.2, p_norm, width=0.4, color="tab:blue", label="MNIST-style")
     long_names = max(len(n) for n in names) > 3
-    bars.set_xticks(x, names, rotation=30 if long_names else 0, ha="right" if long_names else "center")
+    bars.set_xticks(
+        x, names, rotation=30 if long_names else 0, ha="right" if long_names else "center"
+    )
     bars.set_ylim(0, 1)
     bars.set_ylabel("probability")
     bars.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)

@@ -18,7 +18,7 @@ SS = 4  # supersampling: draw 4x larger, then shrink, for anti-aliased strokes
 def arc(cx, cy, rx, ry, a0, a1, n=40):
     """Points of an elliptic arc in a unit box, angles in degrees, y downwards (-90 = top)."""
     t = np.radians(np.linspace(a0, a1, n))
-    return list(zip(cx + rx * np.cos(t), cy + ry * np.sin(t)))
+    return list(zip(cx + rx * np.cos(t), cy + ry * np.sin(t), strict=True))
 
 
 STROKES = {  # each digit: a list of polylines in the unit box (x right, y down)
@@ -41,7 +41,10 @@ def draw(label, canvas, box, slant=0.15, width=0.1):
     im = Image.new("L", (w * SS, h * SS), 0)
     pen = ImageDraw.Draw(im)
     for line in STROKES[label]:
-        pts = [((left + (x + slant * (1 - y)) * 0.7 * height) * SS, (top + y * height) * SS) for x, y in line]
+        pts = [
+            ((left + (x + slant * (1 - y)) * 0.7 * height) * SS, (top + y * height) * SS)
+            for x, y in line
+        ]
         pen.line(pts, fill=255, width=max(1, round(width * height * SS)), joint="curve")
         r = width * height * SS / 2
         for x, y in (pts[0], pts[-1]):  # round pen tips
@@ -66,12 +69,17 @@ def main():
         return paper + light + (pencil - paper) * ink + rng.normal(0, noise, ink.shape)
 
     save("0_pen_large_centred.png", pen(draw(0, (160, 160), (30, 10, 140), width=0.08)))
-    save("1_pen_small_in_corner.png", pen(draw(1, (240, 160), (180, 15, 45), slant=0.1, width=0.14)))
+    save(
+        "1_pen_small_in_corner.png", pen(draw(1, (240, 160), (180, 15, 45), slant=0.1, width=0.14))
+    )
     save("2_marker_wide_canvas.png", pen(draw(2, (320, 120), (60, 20, 85), slant=0.05, width=0.15)))
     save("3_pencil_grey_paper_photo.png", photo(draw(3, (110, 110), (30, 22, 70), width=0.09)))
     save("4_chalk_light_on_dark.png", 0.15 + 0.75 * draw(4, (150, 180), (40, 60, 100), width=0.12))
     save("5_pen_slanted.png", pen(draw(5, (180, 180), (20, 40, 110), slant=0.35, width=0.09)))
-    save("6_pencil_grey_paper_photo.png", photo(draw(6, (100, 120), (10, 8, 80), width=0.1), paper=0.6))
+    save(
+        "6_pencil_grey_paper_photo.png",
+        photo(draw(6, (100, 120), (10, 8, 80), width=0.1), paper=0.6),
+    )
     ink7 = draw(7, (200, 200), (70, 40, 120), width=0.1)
     rgba = np.zeros((200, 200, 4), np.float32)
     rgba[:, :, 3] = ink7  # black strokes on a transparent background, as a drawing app exports

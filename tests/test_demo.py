@@ -1,0 +1,140 @@
+"""demo/app.py: the app starts on loopback and answers through Gradio's client API."""
+
+from __future__ import annotations
+
+import socket
+
+import numpy as np
+import pytest
+from conftest import REAL_CREATE_CONNECTION
+
+from common.handwriting import example_digits, to_mnist
+
+pytest.importorskip("gradio")
+gradio_client = pytest.importorskip("gradio_client")
+
+
+def _loopback_only(address, *args, **kwargs):
+    if address[0] not in ("127.0.0.1", "localhost", "::1"):
+        raise OSError(f"network disabled in tests ({address[0]})")
+    return REAL_CREATE_CONNECTION(address, *args, **kwargs)
+
+
+class Stub:
+    """A predictor that records what it was given and always answers ``answer``."""
+
+    def __init__(self, answer: int):
+        self.answer, self.seen = answer, []
+
+    def __call__(self, images):
+        self.seen.append(np.array(images))
+        proba = np.full((len(images), 10), 0.02)
+        proba[:, self.answer] = 0.82
+        return proba
+
+
+@pytest.fixture(scope="module")
+def served():
+    """The app with two stub models, on a free loopback port, and a client connected to it."""
+    from demo.app import build_app
+
+    mp = pytest.MonkeyPatch()
+    mp.setattr(socket, "create_connection", _loopback_only)  # the app and client talk over loopback
+    stubs = {"model A": Stub(3), "model B": Stub(8)}
+    app = build_app(stubs, [str(i) for i in range(10)])
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    _, url, _ = app.launch(
+        server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True
+    )
+    try:
+        yield stubs, gradio_client.Client(url, verbose=False, download_files=False)
+    finally:
+        app.close()
+        mp.undo()
+
+
+@pytest.fixture
+def connected(served, monkeypatch):
+    """``served``, with loopback connections allowed again (conftest blocks all per test)."""
+    monkeypatch.setattr(socket, "create_connection", _loopback_only)
+    return served
+
+
+def test_an_uploaded_image_reaches_the_models_in_mnist_form_and_both_answers_come_back(connected):
+    stubs, client = connected
+    path, _ = example_digits()[0]
+    naive, normalised, label_a, label_b, message = client.predict(
+        gradio_client.handle_file(str(path)), api_name="/classify_upload"
+    )
+    for stub in stubs.values():
+        assert len(stub.seen) == 1 and stub.seen[0].dtype == np.uint8
+        assert np.array_equal(stub.seen[0], to_mnist(path)[None])  # exactly the normalised digit
+    assert label_a["label"] == "3" and label_b["label"] == "8"
+    top = {c["label"]: c["confidence"] for c in label_a["confidences"]}
+    assert top["3"] == pytest.approx(0.82)
+    assert "model A: 3" in message and "model B: 8" in message
+    assert naive is not None and normalised is not None
+    for stub in stubs.values():
+        stub.seen.clear()
+
+
+def test_a_bad_upload_gets_a_readable_message_and_no_prediction(connected, tmp_path):
+    stubs, client = connected
+    bad = tmp_path / "holiday.png"
+    bad.write_bytes(b"not an image at all")
+    *_, label_a, label_b, message = client.predict(
+        gradio_client.handle_file(str(bad)), api_name="/classify_upload"
+    )
+    assert "Cannot use this image" in message and "not a readable image" in message
+    assert "Traceback" not in message
+    assert all(not stub.seen for stub in stubs.values())  # never a silent prediction
+
+    blank = tmp_path / "blank.png"
+    from PIL import Image
+
+    Image.new("RGB", (200, 200), "white").save(blank)
+    *_, message = client.predict(gradio_client.handle_file(str(blank)), api_name="/classify_upload")
+    assert "no ink found" in message
+    assert all(not stub.seen for stub in stubs.values())
+
+
+def test_a_drawing_from_the_sketchpad_is_classified():
+    """The Sketchpad's value (a dict with an RGBA composite, transparent paper) is understood."""
+    from demo.app import classify
+
+    stub = Stub(1)
+    composite = np.zeros((300, 300, 4), np.uint8)
+    composite[60:240, 140:146, 3] = 255  # a thin black stroke on a transparent canvas
+    value = {"background": None, "layers": [], "composite": composite}
+    naive, normalised, label, message = classify(value, {"m": stub}, [str(i) for i in range(10)])
+    seen = stub.seen[0][0]
+    assert (
+        seen.shape == (28, 28)
+        and seen[4:24].max(axis=1).min() > 200
+        and (seen[14] > 100).sum() >= 2
+        and seen[:, :8].max() == 0
+    )
+    assert max(label, key=label.get) == "1" and "m: 1" in message
+
+    *_, message = classify({"composite": None}, {"m": stub}, list("0123456789"))
+    assert "Draw a digit" in message
+
+
+def test_build_app_refuses_no_models():
+    from demo.app import build_app
+
+    with pytest.raises(ValueError, match="at least one model"):
+        build_app({}, list("0123456789"))
+
+
+def test_interactive_notebook_is_false_here_and_can_be_forced(monkeypatch):
+    from demo import interactive_notebook
+
+    monkeypatch.delenv("MNIST_INTERACTIVE", raising=False)
+    assert interactive_notebook() is False  # pytest, no Jupyter kernel
+    monkeypatch.setenv("MNIST_INTERACTIVE", "1")
+    assert interactive_notebook() is True
+    monkeypatch.setenv("MNIST_INTERACTIVE", "0")
+    assert interactive_notebook() is False
