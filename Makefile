@@ -1,18 +1,23 @@
 # make test       - the unit tests and the notebooks in smoke mode (what CI runs)
-# make reproduce  - execute both notebooks in full mode, in place, run the benchmark, rebuild results/
-#                   (results/RESULTS.md and the README tables are rebuilt from results/*.json)
+# make reproduce  - both notebooks in full mode on the genuine data, executed in place, the benchmark,
+#                   results/RESULTS.md and the README tables rebuilt from results/*.json. Stops, and
+#                   says how to get the data, when the genuine dataset is neither found nor downloadable.
+# make quick      - both notebooks in quick mode (whatever data is available, even the offline
+#                   sample), into results/quick/; the committed results are left alone
 # make smoke      - the same on the smoke settings, into results/smoke/ (a couple of minutes)
 # make bench      - the NumPy-vs-Keras benchmark table (results/benchmark.md)
-# Each target creates .venv from requirements.txt first when it is missing or out of date.
+# DATASET=fashion_mnist (or kmnist) runs the notebooks on another dataset, into results/<dataset>/. Each target creates .venv from requirements.txt first when it is missing
+# or out of date.
 
-PYTHON ?= python3
-VENV   := .venv
-PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.installed
+PYTHON  ?= python3
+DATASET ?= mnist
+VENV    := .venv
+PY      := $(VENV)/bin/python
+STAMP   := $(VENV)/.installed
 NOTEBOOKS := from_scratch_numpy/basic_algorithm_numpy.ipynb \
              advance_pipeline_tensorflow/advanced_algorithm_keras_pipeline.ipynb
 
-.PHONY: install test reproduce smoke bench lint clean demo
+.PHONY: install test check-data reproduce quick smoke bench lint clean demo
 
 install: $(STAMP)
 
@@ -26,31 +31,46 @@ $(STAMP): requirements.txt pyproject.toml
 test: $(STAMP)
 	$(PY) -m pytest
 
-# papermill writes each executed notebook back in place; MODE is the notebooks' `parameters` cell.
+# $(call run_notebooks,MODE): MODE and DATASET reach the notebooks' `parameters` cell through the
+# environment (MNIST_MODE, MNIST_DATASET), never papermill's -p, so no injected cell is written.
+# A full run on MNIST writes each notebook back in place; any other run writes executed copies
+# into the folder that common.results.results_dir(DATASET, MODE) gives. Then RESULTS.md is rebuilt
+# there (and, for results/ itself, the README tables).
 define run_notebooks
-	@for nb in $(NOTEBOOKS); do \
-	  if [ -f "$$nb" ]; then \
-	    out=$(2)$$(basename $$nb); [ -n "$(2)" ] || out=$$nb; \
-	    echo "== $$nb ($(1)) -> $$out"; start=$$(date +%s); \
-	    $(3) MNIST_MODE=$(1) $(VENV)/bin/papermill "$$nb" "$$out" -p MODE $(1) \
-	      --cwd "$$(dirname $$nb)" --no-progress-bar || exit 1; \
-	    echo "   done in $$(( $$(date +%s) - start )) s"; \
-	  fi; \
-	done
+	@out=$$($(PY) -c "from common.results import results_dir; print(results_dir('$(DATASET)', '$(1)'))"); \
+	for nb in $(NOTEBOOKS); do \
+	  dest=$$out/$$(basename $$nb); [ "$(1)/$(DATASET)" = full/mnist ] && dest=$$nb; \
+	  echo "== $$nb ($(1), $(DATASET)) -> $$dest"; start=$$(date +%s); \
+	  MNIST_MODE=$(1) MNIST_DATASET=$(DATASET) $(VENV)/bin/papermill "$$nb" "$$dest" \
+	    --cwd "$$(dirname $$nb)" --no-progress-bar || exit 1; \
+	  echo "   done in $$(( $$(date +%s) - start )) s"; \
+	done; \
+	$(PY) -m common.results "$$out"
 endef
 
-reproduce: $(STAMP)
-	$(call run_notebooks,full,,)
-	$(PY) benchmarks/bench_numpy_vs_keras.py
-	$(PY) -m common.results
+# A full run must never publish numbers of the 5,000-digit offline sample: load the genuine data
+# first (this also downloads and caches it when the network allows).
+check-data: $(STAMP)
+	@$(PY) -c "from common.data import load_dataset; load_dataset('$(DATASET)', allow_sample=False)" \
+	  || { echo; echo "make reproduce needs the genuine $(DATASET) data and could neither find nor download it."; \
+	       echo "Put the four IDX files (train-images-idx3-ubyte.gz, ...) in a folder and run"; \
+	       echo "  MNIST_DATA_DIR=/path/to/that/folder make reproduce"; \
+	       echo "or connect to the internet once (the data is then cached). For a run on whatever data is"; \
+	       echo "available, the offline sample included, use 'make quick' (results in results/quick/)."; \
+	       exit 1; }
+
+reproduce: check-data
+	$(if $(filter mnist,$(DATASET)),$(PY) benchmarks/bench.py)
+	$(call run_notebooks,full)
+
+quick: $(STAMP)
+	$(call run_notebooks,quick)
 
 smoke: $(STAMP)
-	@mkdir -p results/smoke
-	$(call run_notebooks,smoke,$(CURDIR)/results/smoke/,MNIST_RESULTS_DIR=$(CURDIR)/results/smoke)
-	MNIST_RESULTS_DIR=results/smoke $(PY) -m common.results
+	$(call run_notebooks,smoke)
 
 bench: $(STAMP)
-	$(PY) benchmarks/bench_numpy_vs_keras.py
+	$(PY) benchmarks/bench.py
 	$(PY) -m common.results
 
 # make demo       - a local web app: draw or upload a digit, both models' probabilities (Ctrl+C stops)
@@ -61,4 +81,4 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache results/smoke
+	rm -rf $(VENV) .pytest_cache .ruff_cache results/smoke results/quick

@@ -12,8 +12,6 @@ import re
 import sys
 from pathlib import Path
 
-__all__ = ["REPO", "BRANCH", "NOTEBOOKS", "colab_url", "badge", "bootstrap_source", "sync"]
-
 REPO = "OguzBerkAydin/mnist_derin_ogrenme"
 BRANCH = "main"
 
@@ -22,17 +20,17 @@ NOTEBOOKS = {
     "advance_pipeline_tensorflow/advanced_algorithm_keras_pipeline.ipynb": "[tf]",
 }
 BOOTSTRAP_TAG = "colab-bootstrap"
-_BADGE_RE = re.compile(r"\[!\[Open In Colab\]\([^)]*\)\]\([^)]*\)")
 
 
-def colab_url(notebook: str, repo: str = REPO, branch: str = BRANCH) -> str:
-    """The address that opens ``notebook`` (a path inside the repository) in Colab."""
-    return f"https://colab.research.google.com/github/{repo}/blob/{branch}/{notebook}"
+def _badge_re(notebook: str = "") -> re.Pattern:
+    """An "Open in Colab" badge (pointing at ``notebook``, if given) in Markdown."""
+    return re.compile(r"\[!\[Open In Colab\]\([^)]*\)\]\([^)]*" + re.escape(notebook) + r"\)")
 
 
 def badge(notebook: str, repo: str = REPO, branch: str = BRANCH) -> str:
-    """Markdown for an "Open in Colab" badge pointing at ``notebook``."""
-    return f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({colab_url(notebook, repo, branch)})"
+    """Markdown for an "Open in Colab" badge opening ``notebook`` (a path inside the repository)."""
+    url = f"https://colab.research.google.com/github/{repo}/blob/{branch}/{notebook}"
+    return f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({url})"
 
 
 def bootstrap_source(extras: str = "", repo: str = REPO) -> str:
@@ -55,31 +53,23 @@ if IN_COLAB:
 def _sync_notebook(path: Path, notebook: str, extras: str, repo: str) -> bool:
     """Badge in the first markdown cell, bootstrap in the first code cell; True if changed."""
     nb = json.loads(path.read_text(encoding="utf-8"))
-    changed = False
-    code_cells = [c for c in nb["cells"] if c["cell_type"] == "code"]
-    tagged = [c for c in code_cells if BOOTSTRAP_TAG in c.get("metadata", {}).get("tags", [])]
-    cell = tagged[0] if tagged else code_cells[0]
-    src = bootstrap_source(extras, repo)
-    if "".join(cell["source"]) != src:
-        cell["source"] = src.splitlines(keepends=True)
-        changed = True
-    tags = cell.setdefault("metadata", {}).setdefault("tags", [])
-    if BOOTSTRAP_TAG not in tags:
-        tags.append(BOOTSTRAP_TAG)
-        changed = True
+    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    cell = next((c for c in code if BOOTSTRAP_TAG in c["metadata"].get("tags", [])), code[0])
     first_md = next(c for c in nb["cells"] if c["cell_type"] == "markdown")
-    text = "".join(first_md["source"])
-    new = (
-        _BADGE_RE.sub(badge(notebook, repo), text)
-        if _BADGE_RE.search(text)
-        else badge(notebook, repo) + "\n\n" + text
-    )
-    if new != text:
-        first_md["source"] = new.splitlines(keepends=True)
-        changed = True
-    if changed:
-        path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    return changed
+    before = json.dumps([cell, first_md])
+    cell["source"] = bootstrap_source(extras, repo).splitlines(keepends=True)
+    tags = cell["metadata"].setdefault("tags", [])
+    tags += [] if BOOTSTRAP_TAG in tags else [BOOTSTRAP_TAG]
+    text, new_badge = "".join(first_md["source"]), badge(notebook, repo)
+    if _badge_re().search(text):
+        first_md["source"] = _badge_re().sub(new_badge, text).splitlines(keepends=True)
+    else:
+        first_md["source"] = f"{new_badge}\n\n{text}".splitlines(keepends=True)
+    if json.dumps([cell, first_md]) == before:
+        return False
+    text = json.dumps(nb, indent=1, sort_keys=True, ensure_ascii=False)
+    path.write_text(text + "\n", encoding="utf-8")
+    return True
 
 
 def sync(root: Path, repo: str = REPO) -> list[Path]:
@@ -93,8 +83,7 @@ def sync(root: Path, repo: str = REPO) -> list[Path]:
         text = readme.read_text(encoding="utf-8")
         new = text
         for rel in NOTEBOOKS:
-            pattern = re.compile(r"\[!\[Open In Colab\]\([^)]*\)\]\([^)]*" + re.escape(rel) + r"\)")
-            new = pattern.sub(badge(rel, repo), new)
+            new = _badge_re(rel).sub(badge(rel, repo), new)
         if new != text:
             readme.write_text(new, encoding="utf-8")
             changed.append(readme)

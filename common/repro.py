@@ -8,6 +8,7 @@ import platform
 import random
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -17,8 +18,10 @@ _PACKAGES = (
     "numpy",
     "scikit-learn",
     "scipy",
+    "pandas",
     "matplotlib",
     "seaborn",
+    "threadpoolctl",
     "tensorflow",
     "keras",
     "tensorflow-datasets",
@@ -55,11 +58,19 @@ def library_versions() -> dict[str, str]:
 
 
 def machine_info() -> dict[str, object]:
-    """Operating system, processor and core count: where a timing was measured."""
+    """Operating system, processor (its model name on Linux) and core count: where a timing was
+    measured."""
+    processor = platform.processor() or platform.machine()
+    try:
+        cpuinfo = Path("/proc/cpuinfo").read_text().splitlines()
+        names = [line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")]
+        processor = names[0] if names else processor
+    except OSError:  # not Linux
+        pass
     return {
         "platform": platform.platform(),
         "machine": platform.machine(),
-        "processor": platform.processor() or platform.machine(),
+        "processor": processor,
         "cpu_count": os.cpu_count(),
     }
 

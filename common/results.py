@@ -20,17 +20,6 @@ import numpy as np
 
 from .repro import library_versions, machine_info
 
-__all__ = [
-    "MODES",
-    "atomic_write",
-    "fill_markdown",
-    "load_results",
-    "markdown_table",
-    "results_dir",
-    "save_results",
-    "write_results_md",
-]
-
 MODES = ("full", "quick", "smoke")
 _PROJECT_MARKER = 'name = "mnist-derin-ogrenme"'
 
@@ -64,20 +53,28 @@ def results_dir(dataset: str = "mnist", mode: str = "full") -> Path:
     return path
 
 
-def atomic_write(path: str | os.PathLike, write_fn: Callable[[Path], object]) -> Path:
-    """Create ``path`` all at once: ``write_fn(tmp)`` writes a temporary file beside it, then it is
-    renamed into place. If ``write_fn`` fails, the temporary file is removed and ``path`` is untouched.
+def atomic_write(path: str | os.PathLike, write: Callable[[Path], object]) -> Path:
+    """Create ``path`` all at once: ``write(tmp)`` creates a file at the temporary path ``tmp``
+    beside it, which is then renamed into place. If ``write`` fails, nothing is left behind and
+    ``path`` is untouched.
 
-    The temporary name is unique per call, so two processes writing the same file never share one.
+    ``tmp`` is unique per call, so two processes writing one file never share it; it ends in
+    ``.part`` (mind writers such as ``np.savez`` that append their own suffix to a path: give them
+    an open file, ``open(tmp, "wb")``).
     """
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.part")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.part")
     try:
-        write_fn(tmp)
+        write(tmp)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+def _write_text(path: Path, text: str) -> Path:
+    return atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
 def _jsonable(obj):
@@ -140,7 +137,7 @@ def save_results(
     }
     text = json.dumps(_jsonable(record), indent=2, allow_nan=False) + "\n"
     path = results_dir(dataset, mode) / f"{name}.json"
-    return atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    return _write_text(path, text)
 
 
 def load_results(name: str, *, dataset: str = "mnist", mode: str = "full") -> dict:
@@ -194,8 +191,7 @@ def write_results_md(directory: Path | None = None) -> Path:
             parts.append(markdown_table(rows))
         for title, rows in ((record.get("metrics") or {}).get("tables") or {}).items():
             parts += [f"### {title}\n", markdown_table(rows)]
-    out = directory / "RESULTS.md"
-    return atomic_write(out, lambda tmp: tmp.write_text("\n".join(parts), encoding="utf-8"))
+    return _write_text(directory / "RESULTS.md", "\n".join(parts))
 
 
 _BLOCK = re.compile(
@@ -218,16 +214,20 @@ def fill_markdown(path: Path, directory: Path | None = None) -> bool:
     def table(match: re.Match) -> str:
         source = directory / f"{match['stem']}.json"
         if not source.is_file():
-            raise KeyError(f"{path}: block needs {source}, which does not exist (run `make reproduce`)")
+            raise KeyError(
+                f"{path}: block needs {source}, which does not exist (run `make reproduce`)"
+            )
         tables = json.loads(source.read_text(encoding="utf-8")).get("metrics", {}).get("tables", {})
         title = match["title"].strip()
         if title not in tables:
-            raise KeyError(f"{path}: {source.name} has no table {title!r} (it has {sorted(tables)})")
+            raise KeyError(
+                f"{path}: {source.name} has no table {title!r} (it has {sorted(tables)})"
+            )
         return match.group(1) + markdown_table(tables[title]) + match.group(5)
 
     new = _BLOCK.sub(table, text)
     if new != text:
-        atomic_write(path, lambda tmp: tmp.write_text(new, encoding="utf-8"))
+        _write_text(Path(path), new)
     return new != text
 
 

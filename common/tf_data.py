@@ -25,7 +25,7 @@ def make_dataset(
 
     Parameters
     ----------
-    x : uint8 images, shape (N, 28, 28) or (N, 28, 28, 1)
+    x : uint8 images, shape (N, 28, 28), (N, 28, 28, 1) or (N, 784)
     y : integer labels, shape (N,)
     batch_size : examples per batch
     shuffle : reshuffle every epoch (training data); keep False for validation and test
@@ -41,14 +41,7 @@ def make_dataset(
     """
     import tensorflow as tf
 
-    if batch_size <= 0:
-        raise ValueError(f"batch_size must be positive, got {batch_size}")
-    if len(x) != len(y):
-        raise ValueError(f"x has {len(x)} examples but y has {len(y)}")
-    if x.ndim == 3:
-        x = x[..., np.newaxis]
-    if x.ndim != 4:
-        raise ValueError(f"x must have shape (N, H, W) or (N, H, W, 1), got {x.shape}")
+    x = np.reshape(x, (len(x), 28, 28, 1))  # also accepts (N, 28, 28) and flat (N, 784) images
 
     def normalize(image, label):
         return tf.cast(image, tf.float32) / 255.0, tf.cast(label, tf.int64)

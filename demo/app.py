@@ -65,7 +65,8 @@ def build_app(predictors: dict[str, Predictor], class_names) -> gr.Blocks:
     class_names = [str(c) for c in class_names]
     with gr.Blocks(title="Try your own digit") as app:
         gr.Markdown(
-            "## Try your own digit\nDraw a digit (big, in the middle or not) or upload a photo. "
+            "## Try your own digit\nPick the brush (left of the canvas) and draw a digit, or upload "
+            "a photo of one. "
             "It is brought into MNIST's form first: ink cropped, scaled to 20 px, centred by "
             "its centre of mass in 28x28, white on black. The naive squeeze is shown for contrast."
         )
@@ -104,7 +105,7 @@ def _numpy_predictor(models: Path, x, y) -> Predictor:
             continue
     if net is None:
         print(f"NumPy MLP: {path} not found (run `make reproduce`); training a quick one")
-        recipe = train.replace(train.IMPROVED, sizes=(784, 256, 10), dropout=0.0, epochs=3)
+        recipe = train.replace(train.IMPROVED, sizes=(784, 128, 10), dropout=0.0, epochs=3)
         net, _ = train.train(recipe, numpy_net.preprocess(x), y, progress=True)
     return lambda images: net.predict_proba(numpy_net.preprocess(images))
 
@@ -123,13 +124,14 @@ def _cnn_predictor(models: Path, x, y) -> Predictor:
         print(f"CNN: {path} not found (run `make reproduce`); training a quick one")
         model = keras_models.build_cnn(augment=False)
         keras_models.compile_model(model, "adam", 1e-3)
-        model.fit(x[..., None].astype("float32") / 255, y, epochs=1, batch_size=128, verbose=1)
+        # batches of 32: enough steps in one epoch for BatchNorm's running statistics to settle
+        model.fit(x[..., None].astype("float32") / 255, y, epochs=1, batch_size=32, verbose=1)
     return lambda images: keras_models.predict_proba(
         model, images[..., None].astype("float32") / 255
     )
 
 
-def load_predictors(models: Path, n_quick: int = 20_000) -> dict[str, Predictor]:
+def load_predictors(models: Path, n_quick: int = 15_000) -> dict[str, Predictor]:
     """Both models, from ``models/`` when saved there, else trained quickly on MNIST's first digits."""
     from common.data import load_mnist
 

@@ -37,7 +37,9 @@ def real_mnist_dir() -> Path:
     (``CI`` set), which always has it: there a missing folder fails the test."""
     if not _REAL_MNIST or not Path(_REAL_MNIST).is_dir():
         if os.environ.get("CI"):
-            pytest.fail(f"CI must provide the genuine MNIST in MNIST_DATA_DIR (got {_REAL_MNIST!r})")
+            pytest.fail(
+                f"CI must provide the genuine MNIST in MNIST_DATA_DIR (got {_REAL_MNIST!r})"
+            )
         pytest.skip("MNIST_DATA_DIR not set: the genuine-MNIST checks run in CI")
     return Path(_REAL_MNIST)
 
@@ -85,6 +87,10 @@ def execute_notebook(notebook: Path, out_dir: Path, mode: str = "smoke") -> Path
     with pytest.MonkeyPatch.context() as env:
         env.setenv("MNIST_MODE", mode)
         papermill.execute_notebook(
-            str(notebook), str(executed), cwd=str(notebook.parent), progress_bar=False, kernel_name="python3"
+            str(notebook),
+            str(executed),
+            cwd=str(notebook.parent),
+            progress_bar=False,
+            kernel_name="python3",
         )
     return executed

@@ -138,3 +138,31 @@ def test_interactive_notebook_is_false_here_and_can_be_forced(monkeypatch):
     assert interactive_notebook() is True
     monkeypatch.setenv("MNIST_INTERACTIVE", "0")
     assert interactive_notebook() is False
+
+
+def test_the_page_renders_in_a_real_browser(connected, tmp_path):
+    """Headless Chromium loads the app and its JavaScript draws both models' panels (skipped
+    when no Chromium is installed, as in CI unless .ci/run installs it)."""
+    import shutil
+    import subprocess
+
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        pytest.skip("no chromium here (apt-get install chromium)")
+    stubs, client = connected
+    command = [
+        browser,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--no-first-run",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        "--virtual-time-budget=5000",
+        "--dump-dom",
+        client.src,
+    ]
+    dom = subprocess.run(command, capture_output=True, text=True, timeout=120).stdout
+    assert "Try your own digit" in dom
+    for name in stubs:
+        assert name in dom

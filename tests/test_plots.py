@@ -64,7 +64,7 @@ def test_set_style_is_idempotent():
     with matplotlib.rc_context():
         plots.set_style()
         plots.set_style()
-        assert plt.rcParams["savefig.dpi"] == 150
+        assert plt.rcParams["savefig.dpi"] == 150 and plt.rcParams["figure.dpi"] == 80
 
 
 def test_save_fig_goes_to_the_dataset_and_mode_folder(tmp_path, monkeypatch):
@@ -75,9 +75,13 @@ def test_save_fig_goes_to_the_dataset_and_mode_folder(tmp_path, monkeypatch):
     assert path == tmp_path / "res" / "figures" / "keras" / "sub" / "curves.png"
     assert path.read_bytes()[:8] == PNG_MAGIC
     quick = plots.save_fig("numpy/current.png", dataset="fashion_mnist", mode="quick")
-    assert quick == tmp_path / "res" / "fashion_mnist" / "quick" / "figures" / "numpy" / "current.png"
+    assert (
+        quick == tmp_path / "res" / "fashion_mnist" / "quick" / "figures" / "numpy" / "current.png"
+    )
     assert quick.read_bytes()[:8] == PNG_MAGIC  # fig=None: the current figure
-    assert plots.save_fig("x", fig, mode="smoke") == tmp_path / "res" / "smoke" / "figures" / "x.png"
+    assert (
+        plots.save_fig("x", fig, mode="smoke") == tmp_path / "res" / "smoke" / "figures" / "x.png"
+    )
 
 
 @pytest.mark.parametrize("name", ["", "../x", "/abs/x"])
@@ -170,11 +174,18 @@ def test_learning_curves_names_a_missing_metric():
 def test_confusion_matrix_heatmaps_show_counts_and_row_percentages():
     y_true = [0, 0, 1, 1, 1, 2]
     y_pred = [0, 1, 1, 1, 1, 0]
-    fig = plots.plot_confusion_matrix(y_true, y_pred, class_names=["zero", "one", "two"], title="cm")
+    fig = plots.plot_confusion_matrix(
+        y_true, y_pred, class_names=["zero", "one", "two"], title="cm"
+    )
     counts_ax, norm_ax = fig.axes[0], fig.axes[1]
     # cells in row-major order: [[1, 1, 0], [0, 3, 0], [1, 0, 0]], zeros blank
     assert [t.get_text() for t in counts_ax.texts] == ["1", "1", "3", "1"]
-    assert [t.get_text() for t in norm_ax.texts if t.get_text()] == ["50.0", "50.0", "100.0", "100.0"]
+    assert [t.get_text() for t in norm_ax.texts if t.get_text()] == [
+        "50.0",
+        "50.0",
+        "100.0",
+        "100.0",
+    ]
     assert [t.get_text() for t in counts_ax.get_xticklabels()] == ["zero", "one", "two"]
     assert [t.get_text() for t in counts_ax.get_yticklabels()] == ["zero", "one", "two"]
     assert counts_ax.get_xlabel() == "Predicted label" and counts_ax.get_ylabel() == "True label"
@@ -223,7 +234,9 @@ def test_misclassified_sorted_by_confidence_with_class_names():
     assert titles == ["true 4 / pred 0 (0.95)", "true 2 / pred 3 (0.90)", "true 3 / pred 4 (0.70)"]
     names = ["T-shirt", "Trouser", "Pullover", "Dress", "Coat", *"56789"]
     fig = plots.plot_misclassified(images, y_true, y_pred, probs, n=1, class_names=names)
-    assert [ax.get_title() for ax in fig.axes if ax.get_images()] == ["true Coat / pred T-shirt (0.95)"]
+    assert [ax.get_title() for ax in fig.axes if ax.get_images()] == [
+        "true Coat / pred T-shirt (0.95)"
+    ]
 
 
 @pytest.mark.parametrize("shape", [(200, 28, 28), (200, 28, 28, 1), (200, 784)])
@@ -233,20 +246,25 @@ def test_misclassified_shapes_and_fewer_errors_than_n(classification, shape):
     fig = plots.plot_misclassified(images.reshape(shape), y, pred, probs, n=n_errors + 10)
     shown = [ax for ax in fig.axes if ax.get_images()]
     assert len(shown) == n_errors
-    np.testing.assert_array_equal(shown[0].get_images()[0].get_array(), images[np.flatnonzero(y != pred)][
-        np.argmax(probs[y != pred, pred[y != pred]])
-    ])
+    np.testing.assert_array_equal(
+        shown[0].get_images()[0].get_array(),
+        images[np.flatnonzero(y != pred)][np.argmax(probs[y != pred, pred[y != pred]])],
+    )
 
 
 def test_misclassified_no_errors_and_misaligned_input(classification):
     images, y, _, probs = classification
     fig = plots.plot_misclassified(images, y, y, probs)
-    assert fig.axes[0].texts[0].get_text() == "No misclassified examples (of 200)"
-    for bad in [(images[:-1], y, y, probs), (images, y, y, probs[:-1]), (images, y, y, probs[:, :, None])]:
+    assert fig.texts[0].get_text() == "No misclassified examples (of 200)"
+    for bad in [
+        (images[:-1], y, y, probs),
+        (images, y, y, probs[:-1]),
+        (images, y, y, probs[:, :, None]),
+    ]:
         with pytest.raises(ValueError, match="must be aligned"):
             plots.plot_misclassified(*bad)
-    with pytest.raises(ValueError, match="images must have shape"):
-        plots.plot_misclassified(images.reshape(200, -1)[:, :700], y, y, probs)
+    with pytest.raises(ValueError, match="cannot reshape"):  # not square images
+        plots.plot_misclassified(images.reshape(200, -1)[:, :700], y, (y + 1) % 10, probs)
 
 
 def test_plot_digits(classification):

@@ -6,6 +6,7 @@ import json
 import os
 import random
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -41,7 +42,11 @@ def test_set_seed_rejects_bad_seeds(bad):
 def test_versions_and_machine():
     v = library_versions()
     assert v["numpy"] == np.__version__ and "python" in v
-    assert machine_info()["cpu_count"] == os.cpu_count()
+    machine = machine_info()
+    assert machine["cpu_count"] == os.cpu_count()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():  # Linux: the model name, not just "x86_64"
+        assert f"model name\t: {machine['processor']}" in cpuinfo.read_text()
 
 
 def test_timer_measures_the_block():
@@ -59,9 +64,14 @@ def test_results_dir_honours_env_dataset_and_mode(tmp_path, monkeypatch):
     assert (tmp_path / "r" / "fashion_mnist" / "quick").is_dir()
 
 
-@pytest.mark.parametrize(("kwargs", "match"), [({"mode": "smoek"}, "mode must be one of"),
-                                               ({"dataset": "../x"}, "plain name"),
-                                               ({"dataset": ""}, "plain name")])
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"mode": "smoek"}, "mode must be one of"),
+        ({"dataset": "../x"}, "plain name"),
+        ({"dataset": ""}, "plain name"),
+    ],
+)
 def test_results_dir_rejects_unknown_modes_and_path_like_datasets(kwargs, match):
     with pytest.raises(ValueError, match=match):
         results_dir(**kwargs)
@@ -99,7 +109,9 @@ def test_save_results_records_metadata_and_converts_numpy():
     )
     record = json.loads(path.read_text())  # strict JSON: NaN would not parse in other tools
     assert record["metrics"] == {"acc": 0.5, "per_seed": [1, 2], "bad": None, "n": 3}
-    assert record["data_source"]["kind"] == "directory" and record["data_source"]["is_sample"] is False
+    assert (
+        record["data_source"]["kind"] == "directory" and record["data_source"]["is_sample"] is False
+    )
     assert record["seeds"] == [0, 1] and record["timings_s"] == {"fit": 1.5}
     assert record["versions"]["numpy"] == np.__version__
     assert load_results("unit") == record
@@ -134,6 +146,9 @@ def test_atomic_write_uses_a_fresh_temporary_name_each_time(tmp_path):
     for _ in range(2):
         atomic_write(tmp_path / "f", lambda tmp: seen.append(tmp.name) or tmp.write_text("x"))
     assert seen[0] != seen[1] and all(name.startswith(".f.") for name in seen)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (tmp_path / "f").stat().st_mode & 0o777 == 0o666 & ~umask  # readable like any file
 
 
 @pytest.mark.parametrize("bad", ["", "a/b", ".hidden"])
