@@ -19,24 +19,11 @@ import numpy as np
 from keras import layers
 
 __all__ = [
-    "MLP_VARIANTS",
-    "OPTIMIZERS",
-    "build_augmentation",
-    "build_cnn",
-    "build_mlp",
-    "build_original_mlp",
-    "build_residual_cnn",
-    "compile_model",
-    "hard_vote",
-    "make_hypermodel",
-    "make_optimizer",
-    "make_random_search",
-    "make_schedule",
-    "predict_proba",
-    "residual_block",
-    "soft_vote",
-    "vote",
-]
+    "MLP_VARIANTS", "OPTIMIZERS", "build_augmentation", "build_cnn", "build_mlp", "build_original_mlp",
+    "build_residual_cnn", "compile_model", "conv_bn_relu", "hard_vote", "make_hypermodel",
+    "make_optimizer", "make_random_search", "make_schedule", "predict_proba", "residual_block",
+    "soft_vote", "vote",
+]  # fmt: skip
 
 INPUT_SHAPE = (28, 28, 1)
 NUM_CLASSES = 10
@@ -53,12 +40,9 @@ def _check(ok: bool, message: str) -> None:
 
 # ----------------------------------------------------------------------------- MLPs
 def build_mlp(
-    hidden: Sequence[int] | int = 128,
-    *,
-    dropout: float | Sequence[float] = 0.0,
-    batchnorm: bool = False,
-    name: str = "mlp",
-) -> keras.Model:
+    hidden: Sequence[int] | int = 128, *, dropout: float | Sequence[float] = 0.0,
+    batchnorm: bool = False, name: str = "mlp",
+) -> keras.Model:  # fmt: skip
     """``Flatten -> [Dense -> (BatchNorm) -> ReLU -> (Dropout)] x len(hidden) -> Dense(10)``.
 
     Parameters
@@ -131,12 +115,9 @@ def make_schedule(
 
 
 def make_optimizer(
-    name: str,
-    lr: float | keras.optimizers.schedules.LearningRateSchedule,
-    *,
-    momentum: float = 0.0,
-    weight_decay: float | None = None,
-) -> keras.optimizers.Optimizer:
+    name: str, lr: float | keras.optimizers.schedules.LearningRateSchedule, *,
+    momentum: float = 0.0, weight_decay: float | None = None,
+) -> keras.optimizers.Optimizer:  # fmt: skip
     """A Keras optimizer by name (:data:`OPTIMIZERS`), every setting passed through explicitly.
 
     ``momentum`` is used by "sgd" and "rmsprop"; ``weight_decay`` (decoupled) by all of them.
@@ -160,16 +141,10 @@ def make_optimizer(
 
 
 def compile_model(
-    model: keras.Model,
-    optimizer: str,
-    lr: float,
-    schedule: str | None = None,
-    *,
-    total_steps: int | None = None,
-    momentum: float = 0.0,
-    weight_decay: float | None = None,
+    model: keras.Model, optimizer: str, lr: float, schedule: str | None = None, *,
+    total_steps: int | None = None, momentum: float = 0.0, weight_decay: float | None = None,
     steps_per_execution: int = 1,
-) -> keras.Model:
+) -> keras.Model:  # fmt: skip
     """Compile ``model`` with an explicit optimizer and learning rate; returns the model.
 
     Loss ``SparseCategoricalCrossentropy(from_logits=True)`` (the builders output logits), metric
@@ -256,15 +231,10 @@ def _head(inputs, x, dense: int, dropout: float, name: str) -> keras.Model:
 
 
 def build_cnn(
-    filters: Sequence[int] = (16, 32, 64),
-    *,
-    convs_per_block: Sequence[int] = (1, 2, 2),
-    dense: int = 128,
-    dropout: float = 0.1,
-    dense_dropout: float = 0.3,
-    augment: bool | keras.Layer = True,
-    name: str = "cnn",
-) -> keras.Model:
+    filters: Sequence[int] = (16, 32, 64), *, convs_per_block: Sequence[int] = (1, 2, 2),
+    dense: int = 128, dropout: float = 0.1, dense_dropout: float = 0.3,
+    augment: bool | keras.Layer = True, name: str = "cnn",
+) -> keras.Model:  # fmt: skip
     """Blocks of ``[Conv3x3 -> BN -> ReLU] x n -> MaxPool -> Dropout``, then the dense head.
 
     ``augment``: True puts :func:`build_augmentation` first, a layer puts that layer, False none.
@@ -279,14 +249,9 @@ def build_cnn(
 
 
 def build_residual_cnn(
-    filters: Sequence[int] = (16, 32, 64),
-    *,
-    dense: int = 128,
-    dropout: float = 0.1,
-    dense_dropout: float = 0.3,
-    augment: bool | keras.Layer = True,
-    name: str = "residual_cnn",
-) -> keras.Model:
+    filters: Sequence[int] = (16, 32, 64), *, dense: int = 128, dropout: float = 0.1,
+    dense_dropout: float = 0.3, augment: bool | keras.Layer = True, name: str = "residual_cnn",
+) -> keras.Model:  # fmt: skip
     """A stem ``Conv-BN-ReLU`` (``filters[0]``), then one :func:`residual_block` per further entry.
 
     Each stage is pooled and dropped out as in :func:`build_cnn`; with the defaults the two models

@@ -69,7 +69,7 @@ def test_mcnemar_table_and_verdicts():
         "B": [_run(0, y, y), _run(1, y, y)],
         "C": [_run(0, y, y), _run(1, wrong_a, y)],
     }
-    table = study.mcnemar_table([("A", "B"), ("B", "A"), ("B", "C")], runs, y)
+    table = study.mcnemar_table([("A", "B"), ("B", "A"), ("B", "C"), ("C", "B")], runs, y)
     row = table.iloc[0]
     assert (row["n01 (A wrong, B right)"], row["n10 (A right, B wrong)"]) == (40, 0)
     assert row["p-value"] < 1e-6
@@ -77,6 +77,7 @@ def test_mcnemar_table_and_verdicts():
     assert v[("A", "B")] == "B better (all seeds)"
     assert v[("B", "A")] == "B better (all seeds)"
     assert v[("B", "C")].startswith("tie")  # significant in one seed only
+    assert v[("C", "B")].startswith("tie")  # either direction
 
 
 def test_summary_epochs_to_accuracy_and_layer_chain():
