@@ -16,8 +16,8 @@ REPO = "OguzBerkAydin/mnist_derin_ogrenme"
 BRANCH = "main"
 
 NOTEBOOKS = {
-    "from_scratch_numpy/basic_algorithm_numpy.ipynb": "",  # pip extras the notebook needs on Colab
-    "advance_pipeline_tensorflow/advanced_algorithm_keras_pipeline.ipynb": "[tf]",
+    "from_scratch_numpy/basic_algorithm_numpy.ipynb": "[demo]",  # pip extras the notebook needs on Colab
+    "advance_pipeline_tensorflow/advanced_algorithm_keras_pipeline.ipynb": "[tf,demo]",
 }
 BOOTSTRAP_TAG = "colab-bootstrap"
 
