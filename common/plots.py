@@ -171,7 +171,8 @@ def plot_learning_curves(
     for ax in axes.flat:
         ax.set_xlabel("Epoch" if ax.get_subplotspec().is_last_row() else "")
     handles = {h.get_label(): h for ax in axes.flat for h in ax.get_lines()}
-    fig.legend(handles.values(), handles, loc="outside right upper", title="mean ± 1 std, seeds")
+    fig.legend(handles.values(), handles, loc="outside lower center", ncol=min(4, len(handles)),
+               title="mean ± 1 std over seeds")  # below the panels: clear of a long title
     return _finish(fig, title)
 
 

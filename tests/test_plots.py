@@ -123,7 +123,8 @@ def test_learning_curves_mean_and_std_band_over_ragged_seeds():
 
 
 def test_learning_curves_accuracy_axis_ends_at_100_percent_and_legend_is_outside():
-    fig = plots.plot_learning_curves({"A": [_hist(4)], "B": [_hist(4, 0.05, val=False)]})
+    title = "a long title that spans the whole width of the figure, legend or not"
+    fig = plots.plot_learning_curves({"A": [_hist(4)], "B": [_hist(4, 0.05, val=False)]}, title=title)
     loss_ax, acc_ax = fig.axes[:2]
     assert acc_ax.get_ylim()[1] == 1.0
     assert acc_ax.yaxis.get_major_formatter()(0.5, 0) == "50%"
@@ -133,7 +134,12 @@ def test_learning_curves_accuracy_axis_ends_at_100_percent_and_legend_is_outside
     fig.canvas.draw()
     box = legend.get_window_extent()
     for ax in fig.axes:
-        assert box.x0 >= ax.get_window_extent().x1, "the legend covers a panel"
+        assert not box.overlaps(ax.get_window_extent()), "the legend covers a panel"
+    assert not box.overlaps(fig._suptitle.get_window_extent()), "the legend covers the title"
+    narrow = plots.plot_learning_curves({"CNN": [_hist(4)]}, small_multiples=True, title=title)
+    narrow.canvas.draw()
+    (legend,) = narrow.legends
+    assert not legend.get_window_extent().overlaps(narrow._suptitle.get_window_extent())
 
 
 def test_learning_curves_small_multiples_one_panel_per_model_shared_axes():
