@@ -44,6 +44,15 @@ def real_mnist_dir() -> Path:
     return Path(_REAL_MNIST)
 
 
+def blobs(n=600, d=20, k=3, seed=0):
+    """k well-separated Gaussian clusters in d dimensions (float32), a task a tiny MLP learns."""
+    rng = np.random.default_rng(seed)
+    centers = rng.normal(0, 3, size=(k, d))
+    y = rng.integers(0, k, size=n)
+    x = centers[y] + rng.normal(0, 1, size=(n, d))
+    return x.astype(np.float32), y
+
+
 def make_arrays(n_train: int = 60, n_test: int = 20, seed: int = 0) -> dict[str, np.ndarray]:
     """Small random uint8 images and labels 0-9 (each class present), IDX-style shapes."""
     rng = np.random.default_rng(seed)

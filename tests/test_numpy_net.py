@@ -9,17 +9,9 @@ import math
 
 import numpy as np
 import pytest
+from conftest import blobs
 
 from from_scratch_numpy import numpy_net as nn
-
-
-def blobs(n=600, d=20, k=3, seed=0):
-    """k well-separated Gaussian clusters in d dimensions (float32), a task a tiny MLP learns."""
-    rng = np.random.default_rng(seed)
-    centers = rng.normal(0, 3, size=(k, d))
-    y = rng.integers(0, k, size=n)
-    x = centers[y] + rng.normal(0, 1, size=(n, d))
-    return x.astype(np.float32), y
 
 
 def small_float64_net(weight_decay=1e-2, label_smoothing=0.1, seed=0):

@@ -124,7 +124,9 @@ def test_learning_curves_mean_and_std_band_over_ragged_seeds():
 
 def test_learning_curves_accuracy_axis_ends_at_100_percent_and_legend_is_outside():
     title = "a long title that spans the whole width of the figure, legend or not"
-    fig = plots.plot_learning_curves({"A": [_hist(4)], "B": [_hist(4, 0.05, val=False)]}, title=title)
+    fig = plots.plot_learning_curves(
+        {"A": [_hist(4)], "B": [_hist(4, 0.05, val=False)]}, title=title
+    )
     loss_ax, acc_ax = fig.axes[:2]
     assert acc_ax.get_ylim()[1] == 1.0
     assert acc_ax.yaxis.get_major_formatter()(0.5, 0) == "50%"

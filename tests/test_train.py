@@ -5,18 +5,10 @@ import importlib.util
 
 import numpy as np
 import pytest
+from conftest import blobs
 
 from from_scratch_numpy import numpy_net as nn
 from from_scratch_numpy import train as T
-
-
-def blobs(n=600, d=20, k=3, seed=0):
-    """k well-separated Gaussian clusters in d dimensions (float32), a task a tiny MLP learns."""
-    rng = np.random.default_rng(seed)
-    centers = rng.normal(0, 3, size=(k, d))
-    y = rng.integers(0, k, size=n)
-    x = centers[y] + rng.normal(0, 1, size=(n, d))
-    return x.astype(np.float32), y
 
 
 def quiet_fit(net, optimizer, x, y, **kwargs):
