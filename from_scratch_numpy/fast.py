@@ -1,9 +1,8 @@
 """The lesson's network, trained faster: the same arithmetic as ``numpy_net``, fewer wasted cycles.
 
-``numpy_net`` is written to be read; this module overrides only its hot methods, and each
-override says which trick it plays. The numbers are the same: every operation is done in the
-lesson's order, so the fast network's parameters equal the plain one's (``tests/test_fast.py``
-trains both from one seed and compares them). Where a step's time goes, and what changes here:
+Only the hot methods are overridden, each saying which trick it plays, and every operation keeps
+the lesson's order, so both networks end with the same parameters (``tests/test_fast.py``).
+Where a step's time goes, and what changes here:
 
 1. the matrix products (BLAS, already on every core): only the one nobody needs is skipped;
 2. Adam and the L2 term (memory-bound, one core in the lesson): one fused pass over cache-sized
@@ -45,7 +44,7 @@ class FastDense(nn.Dense):
     """Dense writing its products into reused buffers (``out=``) and adding the bias in place."""
 
     def forward(self, a_prev, training=False):
-        if not training:  # predictions may be kept by the caller: fresh arrays, as in the lesson
+        if not training:  # predictions may be kept by the caller: fresh arrays
             return super().forward(a_prev, training)
         self.a_prev = a_prev
         out = _buffer(self, "z", (len(a_prev), self.W.shape[1]), self.W.dtype)
@@ -95,10 +94,10 @@ class FastDropout(nn.Dropout):
 
 
 class FastNetwork(nn.Network):
-    """The lesson's Network with every parameter (and gradient) a view of one flat vector.
+    """The lesson's Network with every parameter and gradient a view of one flat vector each.
 
-    One flat vector lets Adam sweep all 1.3 M parameters in one blocked, threaded pass; weights
-    come first and biases last, so the L2 term applies to ``theta[:n_decay]`` only.
+    Adam then sweeps all 1.3 M parameters in one blocked, threaded pass; weights come first and
+    biases last, so the L2 term applies to ``theta[:n_decay]`` only.
     """
 
     def flatten(self):
@@ -153,10 +152,7 @@ class Adam(nn.Adam):
         return sum(_pool[os.getpid()].map(lambda c: self._update(net, *c), chunks))
 
     def _update(self, net, lo, hi):
-        """The lesson's Adam formulas on theta[lo:hi], block by block, in its order of operations.
-
-        The gradient block doubles as scratch space: the next backward pass overwrites it anyway.
-        """
+        """The lesson's Adam on theta[lo:hi], block by block; dW doubles as scratch space."""
         b1, b2, wd, t, squares = self.beta1, self.beta2, net.weight_decay, self.t, 0.0
         buf = np.empty(BLOCK, net.theta.dtype)
         for s in range(lo, hi, BLOCK):
