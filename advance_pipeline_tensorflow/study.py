@@ -22,16 +22,6 @@ from common import metrics
 from common.repro import set_seed
 from common.results import results_dir, save_results
 
-__all__ = [
-    "CompactLog", "epochs_to_accuracy", "evaluate", "layer_chain", "mcnemar_table", "results_path",
-    "save_study", "seconds_per_epoch", "summary_table", "train", "trial_table", "verdicts",
-]  # fmt: skip
-
-
-def _load_average() -> float:
-    """The 1-minute load average (NaN where the system has none, e.g. Windows)."""
-    return os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-
 
 def layer_chain(model: keras.Model) -> str:
     """A one-line diagram: ``Flatten -> Dense(128) -> BatchNormalization -> ReLU -> ...``.
@@ -55,30 +45,23 @@ class CompactLog(keras.callbacks.Callback):
 
     def __init__(self, label: str, per_epoch: bool = False):
         super().__init__()
-        self.label, self.per_epoch = label, per_epoch
+        self.label, self.per_epoch, self.line = label, per_epoch, None
 
     def on_train_begin(self, logs=None):
         self.start = self.epoch_start = time.perf_counter()
 
-    def on_epoch_begin(self, epoch, logs=None):
-        self.epoch_start = time.perf_counter()
-
     def on_epoch_end(self, epoch, logs=None):
-        self.logs, self.epochs = dict(logs or {}), epoch + 1
-        if self.per_epoch:
-            self._print(since=self.epoch_start)
-
-    def on_train_end(self, logs=None):
-        if not self.per_epoch and hasattr(self, "logs"):
-            self._print(since=self.start)
-
-    def _print(self, since: float) -> None:
-        logs = self.logs
-        line = f"{self.label}: {self.epochs:2d} ep  loss {logs['loss']:.4f}"
-        line += f" acc {logs['accuracy']:.4f}"
+        line = f"{self.label}: {epoch + 1:2d} ep  "
+        line += f"loss {logs['loss']:.4f} acc {logs['accuracy']:.4f}"
         if "val_loss" in logs:
             line += f" | val_loss {logs['val_loss']:.4f} val_acc {logs['val_accuracy']:.4f}"
-        print(f"{line}  {time.perf_counter() - since:5.1f}s", flush=True)
+        if self.per_epoch:
+            print(f"{line}  {time.perf_counter() - self.epoch_start:5.1f}s", flush=True)
+        self.line, self.epoch_start = line, time.perf_counter()
+
+    def on_train_end(self, logs=None):
+        if not self.per_epoch and self.line:
+            print(f"{self.line}  {time.perf_counter() - self.start:5.1f}s", flush=True)
 
 
 def train(
@@ -110,7 +93,7 @@ def train(
         "model": model, "history": history.history, "seed": seed,
         "seconds": time.perf_counter() - wall,
         "cpu_seconds": time.process_time() - cpu,  # all threads of this process
-        "load": _load_average(),
+        "load": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,  # None on Windows
     }  # fmt: skip
 
 
@@ -136,7 +119,7 @@ def seconds_per_epoch(build: Callable[[], keras.Model], train_data, steps: int =
     return {
         "wall s/epoch": (time.perf_counter() - wall) * scale,
         "CPU s/epoch": (time.process_time() - cpu) * scale,
-        "load (1 min)": _load_average(),
+        "load (1 min)": os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan"),
     }
 
 
@@ -174,18 +157,15 @@ def summary_table(runs: Mapping[str, Sequence[dict]]) -> pd.DataFrame:
     def ms(values, scale=100.0, digits=2):
         return metrics.format_mean_std(list(values), scale=scale, digits=digits)
 
-    rows = [
-        {
-            "model": name,
-            "test acc (%)": ms(r["test_acc"] for r in rs),
-            "val acc (%)": ms(r["val_acc"] for r in rs),
-            "test loss": ms((r["test_loss"] for r in rs), 1.0, 4),
-            "epochs": ms((len(r["history"]["loss"]) for r in rs), 1.0, 1),
-            "train time (s)": ms((r["seconds"] for r in rs), 1.0, 0),
-            "seeds": len(rs),
-        }
-        for name, rs in runs.items()
-    ]
+    rows = [{
+        "model": name,
+        "test acc (%)": ms(r["test_acc"] for r in rs),
+        "val acc (%)": ms(r["val_acc"] for r in rs),
+        "test loss": ms((r["test_loss"] for r in rs), 1.0, 4),
+        "epochs": ms((len(r["history"]["loss"]) for r in rs), 1.0, 1),
+        "train time (s)": ms((r["seconds"] for r in rs), 1.0, 0),
+        "seeds": len(rs),
+    } for name, rs in runs.items()]  # fmt: skip
     return pd.DataFrame(rows).set_index("model")
 
 
@@ -235,9 +215,9 @@ def save_study(
     """Write ``<results_dir>/<name>.json``: per-seed numbers, the tables and any ``extra`` metrics."""
     keys = ("seed", "test_acc", "test_loss", "val_acc", "seconds", "cpu_seconds", "load")
     per_seed = {
-        name: {**{k: [r.get(k) for r in rs] for k in keys},
-               "epochs": [len(r["history"]["loss"]) for r in rs]}
-        for name, rs in runs.items()
+        model: {**{k: [r.get(k) for r in rs] for k in keys},
+                "epochs": [len(r["history"]["loss"]) for r in rs]}
+        for model, rs in runs.items()
     }  # fmt: skip
     result = {
         "per_seed": per_seed,
