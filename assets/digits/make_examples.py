@@ -1,8 +1,7 @@
 """Regenerate the example digits in this folder: ``python assets/digits/make_examples.py``.
 
-The digits are PIL pen strokes (not MNIST, not handwriting scans): a few polylines and arcs per
-digit, slanted, at different sizes and positions, on paper, photo-like grey paper, a dark board or a
-transparent background. File names start with the true label.
+Each digit is a few PIL pen strokes (not MNIST, not a handwriting scan), slanted, sized and placed
+differently, on various papers (see README.md). File names start with the true label.
 """
 
 from pathlib import Path
@@ -74,13 +73,12 @@ def main():
     save("3_pencil_grey_paper_photo.png", photo(draw(3, (110, 110), (30, 22, 70), width=0.09)))
     save("4_chalk_light_on_dark.png", 0.15 + 0.75 * draw(4, (150, 180), (40, 60, 100), width=0.12))
     save("5_pen_slanted.png", pen(5, (180, 180), (20, 40, 110), slant=0.35, width=0.09))
-    ink6 = draw(6, (100, 120), (10, 8, 80), width=0.1)
-    save("6_pencil_grey_paper_photo.png", photo(ink6, paper=0.6))
+    save("6_pencil_grey_paper_photo.png", photo(draw(6, (100, 120), (10, 8, 80)), paper=0.6))
     rgba = np.zeros((200, 200, 4), np.float32)  # black ink on clear paper, as drawing apps export
-    rgba[:, :, 3] = draw(7, (200, 200), (70, 40, 120), width=0.1)
+    rgba[:, :, 3] = draw(7, (200, 200), (70, 40, 120))
     save("7_transparent_background.png", rgba)
     save("8_pen_thin_strokes_offcentre.png", pen(8, (220, 220), (110, 30, 150), width=0.04))
-    blue = pen(9, (120, 150), (20, 20, 110), slant=0.2, width=0.1)[:, :, None]
+    blue = pen(9, (120, 150), (20, 20, 110), slant=0.2)[:, :, None]
     paper = np.array([0.97, 0.95, 0.88])  # blue ink on cream paper, as RGB
     save("9_blue_ink_cream_paper.png", paper * blue + np.array([0.1, 0.2, 0.55]) * (1 - blue))
 
