@@ -24,10 +24,7 @@ from common.results import results_dir, save_results
 
 
 def layer_chain(model: keras.Model) -> str:
-    """A one-line diagram: ``Flatten -> Dense(128) -> BatchNormalization -> ReLU -> ...``.
-
-    Nested models (the augmentation) appear by name; Dense, Conv2D and Dropout show their size.
-    """
+    """A one-line diagram, ``Flatten -> Dense(128) -> ReLU -> ...``; nested models by their name."""
     parts = []
     for layer in model.layers[1:]:  # skip the Input
         kind = type(layer).__name__
