@@ -1,12 +1,9 @@
 """The models of ``advanced_algorithm_keras_pipeline.ipynb``: builders, optimizers, voting.
 
-Every builder takes float32 images in ``[0, 1]`` of shape ``(28, 28, 1)`` (what
-:func:`common.tf_data.make_dataset` yields), returns an **uncompiled** model and outputs **logits**
-(a last ``Dense(10)`` without activation). :func:`compile_model` is the one place where the
-optimizer and learning rate are chosen, and it has no default optimizer: the original notebook
-compiled its BatchNorm models without one, Keras silently used RMSprop, and the "BatchNorm effect"
-was confounded with a change of optimizer. Nothing is created at import time, so building and
-compiling inside ``with strategy.scope():`` is all a multi-GPU run needs.
+Builders take float32 images ``(28, 28, 1)`` in [0, 1] and return an **uncompiled** model that
+outputs **logits**. :func:`compile_model` has no default optimizer: the original notebook compiled
+its BatchNorm models without one, Keras silently used RMSprop, and the "BatchNorm effect" was
+confounded with a change of optimizer. Build and compile inside ``strategy.scope()`` for multi-GPU.
 """
 
 from __future__ import annotations
@@ -18,16 +15,15 @@ import keras
 import numpy as np
 from keras import layers
 
-__all__ = [
-    "MLP_VARIANTS", "OPTIMIZERS", "build_augmentation", "build_cnn", "build_mlp", "build_original_mlp",
-    "build_residual_cnn", "compile_model", "conv_bn_relu", "hard_vote", "make_hypermodel",
-    "make_optimizer", "make_random_search", "make_schedule", "predict_proba", "residual_block",
-    "soft_vote", "vote",
-]  # fmt: skip
-
 INPUT_SHAPE = (28, 28, 1)
 NUM_CLASSES = 10
-OPTIMIZERS = ("adam", "sgd", "rmsprop", "adamw", "nadam")
+OPTIMIZERS = {  # name -> class; momentum applies to "sgd" and "rmsprop" only
+    "adam": keras.optimizers.Adam,
+    "sgd": keras.optimizers.SGD,
+    "rmsprop": keras.optimizers.RMSprop,
+    "adamw": keras.optimizers.AdamW,
+    "nadam": keras.optimizers.Nadam,
+}
 MLP_VARIANTS = ("adam", "sgd", "dropout", "batchnorm", "batchnorm_dropout")
 SCHEDULES = ("constant", "cosine", "onecycle")
 
@@ -45,16 +41,8 @@ def build_mlp(
 ) -> keras.Model:  # fmt: skip
     """``Flatten -> [Dense -> (BatchNorm) -> ReLU -> (Dropout)] x len(hidden) -> Dense(10)``.
 
-    Parameters
-    ----------
-    hidden : int or sequence of int
-        Width of each hidden layer.
-    dropout : float or sequence of float
-        Dropout rate after each hidden layer (one for all, or one per layer); 0 = no Dropout layer.
-    batchnorm : bool
-        Put ``BatchNormalization`` between each hidden Dense layer and its ReLU.
-    name : str
-        Model name.
+    ``hidden``: the width of each hidden layer; ``dropout``: one rate for all of them or one per
+    layer (0: no Dropout layer); ``batchnorm``: BatchNorm between each Dense layer and its ReLU.
     """
     widths = [hidden] if isinstance(hidden, int) else list(hidden)
     rates = [dropout] * len(widths) if isinstance(dropout, (int, float)) else list(dropout)
@@ -73,15 +61,10 @@ def build_mlp(
 
 
 def build_original_mlp(variant: str) -> keras.Model:
-    """One of the original notebook's five MLPs (``variant`` in :data:`MLP_VARIANTS`).
-
-    "adam" and "sgd" are the same Dense 128 network (the optimizer is chosen at compile time);
-    "dropout" adds Dropout 0.5; "batchnorm" puts BatchNorm before the ReLU; "batchnorm_dropout" is
-    Dense 128, BN, ReLU, Dropout 0.3, Dense 64, BN, ReLU, Dropout 0.2.
-    """
+    """One of the original notebook's five MLPs (``variant`` in :data:`MLP_VARIANTS`)."""
     configs = {
         "adam": dict(hidden=128),
-        "sgd": dict(hidden=128),
+        "sgd": dict(hidden=128),  # the same network: the optimizer is chosen at compile time
         "dropout": dict(hidden=128, dropout=0.5),
         "batchnorm": dict(hidden=128, batchnorm=True),
         "batchnorm_dropout": dict(hidden=(128, 64), dropout=(0.3, 0.2), batchnorm=True),
@@ -103,9 +86,7 @@ def make_schedule(
     _check(kind in SCHEDULES, f"unknown schedule {kind!r}; expected one of {SCHEDULES}")
     if kind == "constant":
         return lr
-    _check(
-        bool(total_steps) and total_steps > 0, f"{kind} needs total_steps > 0, got {total_steps}"
-    )
+    _check((total_steps or 0) > 0, f"{kind} needs total_steps > 0, got {total_steps}")
     if kind == "cosine":
         return keras.optimizers.schedules.CosineDecay(lr, total_steps, alpha=0.01)
     warmup = int(round(warmup_fraction * total_steps))
@@ -118,26 +99,16 @@ def make_optimizer(
     name: str, lr: float | keras.optimizers.schedules.LearningRateSchedule, *,
     momentum: float = 0.0, weight_decay: float | None = None,
 ) -> keras.optimizers.Optimizer:  # fmt: skip
-    """A Keras optimizer by name (:data:`OPTIMIZERS`), every setting passed through explicitly.
-
-    ``momentum`` is used by "sgd" and "rmsprop"; ``weight_decay`` (decoupled) by all of them.
-    """
-    _check(name in OPTIMIZERS, f"unknown optimizer {name!r}; expected one of {OPTIMIZERS}")
+    """A Keras optimizer by name, every setting passed explicitly (``weight_decay`` is decoupled)."""
+    _check(name in OPTIMIZERS, f"unknown optimizer {name!r}; expected one of {tuple(OPTIMIZERS)}")
     kwargs = {"learning_rate": lr, "weight_decay": weight_decay}
     if name in ("sgd", "rmsprop"):
         kwargs["momentum"] = momentum
     else:
         _check(momentum == 0, f"{name} has no momentum setting; got momentum={momentum}")
-    classes = {
-        "adam": keras.optimizers.Adam,
-        "sgd": keras.optimizers.SGD,
-        "rmsprop": keras.optimizers.RMSprop,
-        "adamw": keras.optimizers.AdamW,
-        "nadam": keras.optimizers.Nadam,
-    }
     if name == "adamw" and weight_decay is None:
         kwargs["weight_decay"] = 1e-4
-    return classes[name](**kwargs)
+    return OPTIMIZERS[name](**kwargs)
 
 
 def compile_model(
@@ -147,9 +118,7 @@ def compile_model(
 ) -> keras.Model:  # fmt: skip
     """Compile ``model`` with an explicit optimizer and learning rate; returns the model.
 
-    Loss ``SparseCategoricalCrossentropy(from_logits=True)`` (the builders output logits), metric
-    accuracy. ``schedule`` is a name for :func:`make_schedule` (None = constant); ``momentum`` and
-    ``weight_decay`` go to :func:`make_optimizer`.
+    The loss takes logits (what the builders output); ``schedule`` is a :func:`make_schedule` kind.
     """
     rate = make_schedule(schedule or "constant", lr, total_steps)
     model.compile(
@@ -163,16 +132,13 @@ def compile_model(
 
 # ----------------------------------------------------------------------------- CNNs
 def build_augmentation(
-    rotation_degrees: float = 10.0,
-    shift: float = 0.1,
-    zoom: float = 0.1,
-    *,
+    rotation_degrees: float = 10.0, shift: float = 0.1, zoom: float = 0.1, *,
     seed: int | None = None,
-) -> keras.Sequential:
+) -> keras.Sequential:  # fmt: skip
     """Random rotation (± degrees), shift and zoom (± fractions); 0 leaves a transform out.
 
-    Keras's preprocessing layers change their input only in training (inside ``fit``); at
-    validation, test and prediction time they pass the images through. Empty pixels are black.
+    These layers change images only in training (inside ``fit``); at validation, test and
+    prediction time they pass them through. Empty pixels are black.
     """
     s = (lambda i: None) if seed is None else (lambda i: seed + i)
     steps = []
@@ -254,8 +220,8 @@ def build_residual_cnn(
 ) -> keras.Model:  # fmt: skip
     """A stem ``Conv-BN-ReLU`` (``filters[0]``), then one :func:`residual_block` per further entry.
 
-    Each stage is pooled and dropped out as in :func:`build_cnn`; with the defaults the two models
-    have the same 3x3 convolutions and head and differ only by the skip connections.
+    With the defaults it has the 3x3 convolutions, pooling and head of :func:`build_cnn`: the two
+    models differ only by the skip connections.
     """
     _check(len(filters) >= 2, f"filters needs a stem and at least one stage, got {filters}")
     inputs, x = _input(augment)
@@ -267,9 +233,7 @@ def build_residual_cnn(
 
 # ----------------------------------------------------------------------------- keras-tuner
 def make_hypermodel(
-    units: Sequence[int] = (64, 128, 256, 512),
-    lr_range: tuple[float, float] = (1e-4, 1e-2),
-    dropout_range: tuple[float, float] = (0.0, 0.5),
+    units: Sequence[int] = (64, 128, 256, 512), lr_range=(1e-4, 1e-2), dropout_range=(0.0, 0.5)
 ) -> Callable[[Any], keras.Model]:
     """A keras-tuner ``build(hp)``: one-hidden-layer MLP; width, dropout (steps of 0.1), log lr."""
 
@@ -303,28 +267,23 @@ def make_random_search(hypermodel, *, directory, project_name: str, max_trials: 
 
 # ----------------------------------------------------------------------------- predictions, voting
 def predict_proba(model: keras.Model, x: Any, *, batch_size: int = 512) -> np.ndarray:
-    """Class probabilities ``(N, 10)``: the softmax of the model's logits.
-
-    ``x``: uint8 images ``(N, 28, 28)`` (scaled to [0, 1] here), float images in [0, 1] with or
-    without the channel axis, or a batched ``tf.data.Dataset``.
-    """
-    if not hasattr(x, "element_spec"):  # an array, not a tf.data.Dataset
+    """Class probabilities ``(N, 10)`` for uint8 images ``(N, 28, 28)``, float images in [0, 1]
+    (with or without the channel axis) or a batched ``tf.data.Dataset``."""
+    if hasattr(x, "element_spec"):  # a tf.data.Dataset, batched already
+        logits = model.predict(x, verbose=0)
+    else:
         x = np.asarray(x)
         x = x.astype("float32") / 255 if x.dtype == np.uint8 else x.astype("float32")
         x = x[..., None] if x.ndim == 3 else x
         _check(x.shape[1:] == INPUT_SHAPE, f"images must be (N, 28, 28), got {x.shape}")
-    logits = model.predict(
-        x, verbose=0, **({} if hasattr(x, "element_spec") else {"batch_size": batch_size})
-    )
-    z = np.exp(logits - logits.max(axis=1, keepdims=True))
-    return z / z.sum(axis=1, keepdims=True)
+        logits = model.predict(x, batch_size=batch_size, verbose=0)
+    return keras.ops.convert_to_numpy(keras.ops.softmax(logits, axis=-1))
 
 
 def _stack(probs) -> np.ndarray:
     p = np.asarray(probs, dtype=float)
-    _check(
-        p.ndim == 3 and min(p.shape) > 0, f"probs must be (models, samples, classes), got {p.shape}"
-    )
+    shape_ok = p.ndim == 3 and min(p.shape) > 0
+    _check(shape_ok, f"probs must be (models, samples, classes), got {p.shape}")
     _check(bool(np.isfinite(p).all()), "probs contains NaN or inf")
     return p
 
@@ -336,15 +295,11 @@ def soft_vote(probs) -> tuple[np.ndarray, np.ndarray]:
 
 
 def hard_vote(probs) -> np.ndarray:
-    """Majority of the members' arg-max labels.
-
-    Ties: the higher mean probability among the tied classes, then the lower class index.
-    """
+    """Majority of the members' arg-max labels; ties go to the higher mean probability, then
+    to the lower class index."""
     p = _stack(probs)
-    n_models, n_samples, n_classes = p.shape
-    counts = np.zeros((n_samples, n_classes), dtype=int)
-    for votes in p.argmax(axis=2):
-        counts[np.arange(n_samples), votes] += 1
+    votes = p.argmax(axis=2)  # (models, samples)
+    counts = (votes[..., None] == np.arange(p.shape[2])).sum(axis=0)  # (samples, classes)
     tied = counts == counts.max(axis=1, keepdims=True)
     return np.where(tied, p.mean(axis=0), -np.inf).argmax(axis=1)
 

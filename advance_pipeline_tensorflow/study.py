@@ -1,13 +1,8 @@
-"""The machinery of the Keras study, kept out of the notebook: training, logging, tests, results.
+"""The machinery of the Keras study, kept out of the notebook: training, logging, tables, results.
 
-* :func:`train` seeds, builds and compiles a model (inside a distribution strategy's scope) and fits
-  it with a compact log; :func:`evaluate` adds its validation and test predictions.
-* :func:`summary_table`, :func:`mcnemar_table` and :func:`verdicts` turn runs into the tables the
-  notebook shows; :func:`save_study` writes them with :func:`common.results.save_results`.
-
-A *run* is a dict: ``model``, ``history`` (Keras's ``History.history``), ``seed``, ``seconds``,
-``cpu_seconds``, and after :func:`evaluate` also ``val_proba``, ``val_acc``, ``test_proba``,
-``test_pred``, ``test_acc``, ``test_loss``.
+A *run* is the dict :func:`train` returns: ``model``, ``history`` (Keras's ``History.history``),
+``seed``, ``seconds``, ``cpu_seconds``, ``load``; :func:`evaluate` adds ``val_proba``, ``val_acc``,
+``test_proba``, ``test_pred``, ``test_acc`` and ``test_loss``.
 """
 
 from __future__ import annotations
@@ -27,30 +22,18 @@ from common import metrics
 from common.repro import set_seed
 from common.results import results_dir, save_results
 
-__all__ = [
-    "CompactLog", "epochs_to_accuracy", "evaluate", "layer_chain", "mcnemar_table", "results_path",
-    "save_study", "seconds_per_epoch", "summary_table", "train", "trial_table", "verdicts",
-]  # fmt: skip
-
 
 def layer_chain(model: keras.Model) -> str:
-    """A one-line diagram of a model: ``Flatten -> Dense(128) -> BatchNormalization -> ReLU -> ...``.
-
-    Nested models (the augmentation) appear by name; Dense, Conv2D and Dropout show their size.
-    """
+    """A one-line diagram, ``Flatten -> Dense(128) -> ReLU -> ...``; nested models by their name."""
     parts = []
     for layer in model.layers[1:]:  # skip the Input
         kind = type(layer).__name__
         if isinstance(layer, layers.Activation):
-            kind = getattr(layer.activation, "__name__", "activation").replace("relu", "ReLU")
-        size = (
-            getattr(layer, "units", None)
-            or getattr(layer, "filters", None)
-            or getattr(layer, "rate", None)
-        )
-        parts.append(
-            layer.name if isinstance(layer, keras.Model) else f"{kind}({size})" if size else kind
-        )
+            kind = layer.activation.__name__.replace("relu", "ReLU")
+        sizes = [getattr(layer, attr, None) for attr in ("units", "filters", "rate")]
+        size = next((s for s in sizes if s), None)  # Dense, Conv2D, Dropout
+        label = f"{kind}({size})" if size else kind
+        parts.append(layer.name if isinstance(layer, keras.Model) else label)
     return " -> ".join(parts)
 
 
@@ -59,55 +42,31 @@ class CompactLog(keras.callbacks.Callback):
 
     def __init__(self, label: str, per_epoch: bool = False):
         super().__init__()
-        self.label, self.per_epoch = label, per_epoch
+        self.label, self.per_epoch, self.line = label, per_epoch, None
 
     def on_train_begin(self, logs=None):
         self.start = self.epoch_start = time.perf_counter()
 
-    def on_epoch_begin(self, epoch, logs=None):
-        self.epoch_start = time.perf_counter()
-
-    def line(self, logs: Mapping, epochs: int, seconds: float) -> str:
-        val = (
-            f" | val_loss {logs['val_loss']:.4f} val_acc {logs['val_accuracy']:.4f}"
-            if "val_loss" in logs
-            else ""
-        )
-        return (
-            f"{self.label}: {epochs:2d} ep  loss {logs['loss']:.4f} acc {logs['accuracy']:.4f}{val}"
-            f"  {seconds:5.1f}s"
-        )
-
     def on_epoch_end(self, epoch, logs=None):
-        self.logs, self.epochs = dict(logs or {}), epoch + 1
+        line = f"{self.label}: {epoch + 1:2d} ep  "
+        line += f"loss {logs['loss']:.4f} acc {logs['accuracy']:.4f}"
+        if "val_loss" in logs:
+            line += f" | val_loss {logs['val_loss']:.4f} val_acc {logs['val_accuracy']:.4f}"
         if self.per_epoch:
-            print(
-                self.line(self.logs, self.epochs, time.perf_counter() - self.epoch_start),
-                flush=True,
-            )
+            print(f"{line}  {time.perf_counter() - self.epoch_start:5.1f}s", flush=True)
+        self.line, self.epoch_start = line, time.perf_counter()
 
     def on_train_end(self, logs=None):
-        if not self.per_epoch and hasattr(self, "logs"):
-            print(self.line(self.logs, self.epochs, time.perf_counter() - self.start), flush=True)
+        if not self.per_epoch and self.line:
+            print(f"{self.line}  {time.perf_counter() - self.start:5.1f}s", flush=True)
 
 
 def train(
-    build: Callable[[], keras.Model],
-    optimizer: str,
-    lr: float,
-    *,
-    seed: int,
-    epochs: int,
-    train_data,
-    val_data,
-    label: str,
-    schedule: str | None = None,
-    momentum: float = 0.0,
-    strategy=None,
-    early_stop_patience: int | None = None,
-    per_epoch: bool = False,
-) -> dict:
-    """Train one model and return its run dict (see the module docstring).
+    build: Callable[[], keras.Model], optimizer: str, lr: float, *, seed: int, epochs: int,
+    train_data, val_data, label: str, schedule: str | None = None, momentum: float = 0.0,
+    strategy=None, early_stop_patience: int | None = None, per_epoch: bool = False,
+) -> dict:  # fmt: skip
+    """Seed, build and compile a model in ``strategy``'s scope, fit it and return its run dict.
 
     ``train_data`` is a batched ``tf.data.Dataset`` (its length sets a schedule's ``total_steps``);
     ``early_stop_patience`` stops on the validation loss and restores the best weights.
@@ -128,13 +87,11 @@ def train(
         train_data, validation_data=val_data, epochs=epochs, verbose=0, callbacks=callbacks
     )
     return {
-        "model": model,
-        "history": history.history,
-        "seed": seed,
+        "model": model, "history": history.history, "seed": seed,
         "seconds": time.perf_counter() - wall,
         "cpu_seconds": time.process_time() - cpu,  # all threads of this process
-        "load": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
-    }
+        "load": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,  # None on Windows
+    }  # fmt: skip
 
 
 def evaluate(run: dict, x_val, y_val, x_test, y_test) -> dict:
@@ -144,19 +101,15 @@ def evaluate(run: dict, x_val, y_val, x_test, y_test) -> dict:
     p = run["test_proba"] = km.predict_proba(run["model"], x_test)
     run["test_pred"] = p.argmax(1)
     run["test_acc"] = metrics.accuracy(y_test, run["test_pred"])
-    run["test_loss"] = float(
-        -np.log(np.clip(p[np.arange(len(y_test)), y_test], 1e-12, None)).mean()
-    )
+    p_true = np.clip(p[np.arange(len(y_test)), y_test], 1e-12, None)
+    run["test_loss"] = float(-np.log(p_true).mean())
     return run
 
 
 def seconds_per_epoch(build: Callable[[], keras.Model], train_data, steps: int = 40) -> dict:
-    """Measured training cost of a model: wall and CPU seconds per epoch of ``train_data``.
-
-    Compiles with Adam, runs 5 warm-up steps (tracing), then times ``steps`` training steps.
-    """
+    """Wall and CPU seconds per epoch of ``train_data``: Adam, 5 warm-up steps, ``steps`` timed."""
     model = km.compile_model(build(), "adam", 1e-3)
-    model.fit(train_data.take(5), epochs=1, verbose=0)
+    model.fit(train_data.take(5), epochs=1, verbose=0)  # traces the step function
     wall, cpu = time.perf_counter(), time.process_time()
     model.fit(train_data.take(steps), epochs=1, verbose=0)
     scale = int(train_data.cardinality()) / steps
@@ -169,16 +122,12 @@ def seconds_per_epoch(build: Callable[[], keras.Model], train_data, steps: int =
 
 def epochs_to_accuracy(runs: Sequence[dict], thresholds: Sequence[float]) -> pd.DataFrame:
     """First epoch at which each run's validation accuracy reached each threshold ("-": never)."""
-    return pd.DataFrame(
-        {
-            f"val acc >= {100 * t:g}%": [
-                next((e + 1 for e, a in enumerate(r["history"]["val_accuracy"]) if a >= t), "-")
-                for r in runs
-            ]
-            for t in thresholds
-        },
-        index=pd.Index([r["seed"] for r in runs], name="seed"),
-    )
+
+    def first(run, t):
+        return next((e + 1 for e, a in enumerate(run["history"]["val_accuracy"]) if a >= t), "-")
+
+    columns = {f"val acc >= {100 * t:g}%": [first(r, t) for r in runs] for t in thresholds}
+    return pd.DataFrame(columns, index=pd.Index([r["seed"] for r in runs], name="seed"))
 
 
 def trial_table(tuner) -> pd.DataFrame:
@@ -187,10 +136,8 @@ def trial_table(tuner) -> pd.DataFrame:
     failed = [t.trial_id for t in trials if t.score is None]
     if failed:
         raise RuntimeError(f"keras-tuner trials {failed} failed; see the messages above")
-    rows = [
-        {"trial": int(t.trial_id), **t.hyperparameters.values, "val_accuracy": t.score}
-        for t in trials
-    ]
+    rows = [{"trial": int(t.trial_id), **t.hyperparameters.values, "val_accuracy": t.score}
+            for t in trials]  # fmt: skip
     return pd.DataFrame(rows).sort_values("val_accuracy", ascending=False).reset_index(drop=True)
 
 
@@ -207,39 +154,32 @@ def summary_table(runs: Mapping[str, Sequence[dict]]) -> pd.DataFrame:
     def ms(values, scale=100.0, digits=2):
         return metrics.format_mean_std(list(values), scale=scale, digits=digits)
 
-    rows = [
-        {
-            "model": name,
-            "test acc (%)": ms(r["test_acc"] for r in rs),
-            "val acc (%)": ms(r["val_acc"] for r in rs),
-            "test loss": ms((r["test_loss"] for r in rs), 1.0, 4),
-            "epochs": ms((len(r["history"]["loss"]) for r in rs), 1.0, 1),
-            "train time (s)": ms((r["seconds"] for r in rs), 1.0, 0),
-            "seeds": len(rs),
-        }
-        for name, rs in runs.items()
-    ]
+    rows = [{
+        "model": name,
+        "test acc (%)": ms(r["test_acc"] for r in rs),
+        "val acc (%)": ms(r["val_acc"] for r in rs),
+        "test loss": ms((r["test_loss"] for r in rs), 1.0, 4),
+        "epochs": ms((len(r["history"]["loss"]) for r in rs), 1.0, 1),
+        "train time (s)": ms((r["seconds"] for r in rs), 1.0, 0),
+        "seeds": len(rs),
+    } for name, rs in runs.items()]  # fmt: skip
     return pd.DataFrame(rows).set_index("model")
 
 
-def mcnemar_table(
-    pairs: Sequence[tuple[str, str]], runs: Mapping[str, Sequence[dict]], y_true
-) -> pd.DataFrame:
+def mcnemar_table(pairs: Sequence[tuple[str, str]], runs: Mapping, y_true) -> pd.DataFrame:
     """McNemar's test of A vs B, once per seed (run i of A against run i of B)."""
     rows = []
     for a, b in pairs:
         for ra, rb in zip(runs[a], runs[b], strict=True):
             res = metrics.mcnemar_test(y_true, ra["test_pred"], rb["test_pred"])
-            rows.append(
-                {
-                    "A": a, "B": b, "seed": ra["seed"],
-                    "acc A (%)": round(100 * ra["test_acc"], 2),
-                    "acc B (%)": round(100 * rb["test_acc"], 2),
-                    "n01 (A wrong, B right)": res.n01,
-                    "n10 (A right, B wrong)": res.n10,
-                    "p-value": float(f"{res.p_value:.3g}"),
-                }
-            )  # fmt: skip
+            rows.append({
+                "A": a, "B": b, "seed": ra["seed"],
+                "acc A (%)": round(100 * ra["test_acc"], 2),
+                "acc B (%)": round(100 * rb["test_acc"], 2),
+                "n01 (A wrong, B right)": res.n01,
+                "n10 (A right, B wrong)": res.n10,
+                "p-value": float(f"{res.p_value:.3g}"),
+            })  # fmt: skip
     return pd.DataFrame(rows)
 
 
@@ -256,41 +196,28 @@ def verdicts(table: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
             verdict = f"{a} better (all seeds)"
         else:
             verdict = "tie (no robust difference)"
-        out.append(
-            {
-                "A": a, "B": b,
-                "p-values per seed": ", ".join(f"{p:.2g}" for p in g["p-value"]),
-                "significant seeds": f"{int(sig.sum())}/{len(g)}",
-                "verdict": verdict,
-            }
-        )  # fmt: skip
+        out.append({
+            "A": a, "B": b,
+            "p-values per seed": ", ".join(f"{p:.2g}" for p in g["p-value"]),
+            "significant seeds": f"{int(sig.sum())}/{len(g)}",
+            "verdict": verdict,
+        })  # fmt: skip
     return pd.DataFrame(out)
 
 
-def per_seed(runs: Mapping[str, Sequence[dict]]) -> dict:
-    """The per-seed numbers of each model, for the results JSON."""
-    keys = ("seed", "test_acc", "test_loss", "val_acc", "seconds", "cpu_seconds", "load")
-    out = {name: {k: [r.get(k) for r in rs] for k in keys} for name, rs in runs.items()}
-    for name, rs in runs.items():
-        out[name]["epochs"] = [len(r["history"]["loss"]) for r in rs]
-    return out
-
-
 def save_study(
-    name: str,
-    runs: Mapping[str, Sequence[dict]],
-    tables: Mapping[str, pd.DataFrame],
-    *,
-    data,
-    mode: str,
-    seeds,
-    timings,
-    config,
-    **extra,
-) -> os.PathLike:
+    name: str, runs: Mapping[str, Sequence[dict]], tables: Mapping[str, pd.DataFrame], *,
+    data, mode: str, seeds, timings, config, **extra,
+) -> os.PathLike:  # fmt: skip
     """Write ``<results_dir>/<name>.json``: per-seed numbers, the tables and any ``extra`` metrics."""
+    keys = ("seed", "test_acc", "test_loss", "val_acc", "seconds", "cpu_seconds", "load")
+    per_seed = {
+        model: {**{k: [r.get(k) for r in rs] for k in keys},
+                "epochs": [len(r["history"]["loss"]) for r in rs]}
+        for model, rs in runs.items()
+    }  # fmt: skip
     result = {
-        "per_seed": per_seed(runs),
+        "per_seed": per_seed,
         "tables": {t: df.reset_index().to_dict("records") if df.index.name else df.to_dict("records")
                    for t, df in tables.items()},
         **extra,

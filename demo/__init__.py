@@ -11,8 +11,8 @@ HEADLESS_RUNNERS = ("papermill", "nbconvert", "nbclient", "pytest", "nbmake")
 def interactive_notebook() -> bool:
     """True when a person can use a widget here: Colab, or a notebook open in Jupyter or VS Code.
 
-    False in a script, and in a notebook executed headless (papermill, nbconvert, pytest), found by
-    looking at the processes that started this kernel. ``MNIST_INTERACTIVE=1`` or ``0`` overrides.
+    False in a script and in a notebook run headless (papermill, nbconvert, pytest: told by the
+    processes that started this kernel). ``MNIST_INTERACTIVE=1`` or ``0`` overrides.
     """
     forced = os.environ.get("MNIST_INTERACTIVE", "").strip()
     if forced in ("0", "1"):
@@ -21,16 +21,14 @@ def interactive_notebook() -> bool:
         return True
     try:
         from IPython import get_ipython
-
-        if not hasattr(get_ipython(), "kernel"):  # not a Jupyter kernel (a script, a terminal)
-            return False
     except ImportError:
+        return False
+    if not hasattr(get_ipython(), "kernel"):  # not a Jupyter kernel (a script, a terminal)
         return False
     try:
         import psutil
 
-        ancestors = psutil.Process().parents()
-        commands = " ".join(" ".join(p.cmdline()) for p in ancestors[:4]).lower()
+        commands = " ".join(" ".join(p.cmdline()) for p in psutil.Process().parents()[:4])
     except Exception:  # no psutil, or a process we may not inspect: trust Jupyter's own marker
         return "JPY_SESSION_NAME" in os.environ
-    return not any(runner in commands for runner in HEADLESS_RUNNERS)
+    return not any(runner in commands.lower() for runner in HEADLESS_RUNNERS)

@@ -1,12 +1,12 @@
 """``make demo``: draw or upload a digit and see what the NumPy MLP and the CNN make of it.
 
-Run ``python -m demo.app`` from the repository root; it prints the local URL. It uses the models
-``make reproduce`` saved (``results/models/numpy_mlp.npz`` and ``results/models/cnn.keras``) when
-they are there, else trains two quick ones first (about a minute on a laptop CPU).
+``python -m demo.app`` prints the local URL. It uses the models ``make reproduce`` saved in
+``results/models/`` (``numpy_mlp.npz``, ``cnn.keras``), else trains two quick ones (about a minute).
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 import time
@@ -20,6 +20,7 @@ import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from common.handwriting import naive_resize, to_mnist  # noqa: E402
+from common.results import results_dir  # noqa: E402
 
 Predictor = Callable[[np.ndarray], np.ndarray]  # uint8 (N, 28, 28) -> probabilities (N, K)
 
@@ -35,40 +36,28 @@ def classify(image, predictors: dict[str, Predictor], class_names) -> tuple:
         naive, normalised = naive_resize(image), to_mnist(image)
     except ValueError as e:
         return (*blank, f"**Cannot use this image:** {e}")
-    labels = []
-    for predict in predictors.values():
+    labels, best = [], []
+    for name, predict in predictors.items():
         proba = np.asarray(predict(normalised[None]))[0]
         labels.append({str(c): float(p) for c, p in zip(class_names, proba, strict=True)})
+        best.append(f"{name}: {max(labels[-1], key=labels[-1].get)}")
     big = lambda a: np.asarray(Image.fromarray(a).resize((140, 140), Image.NEAREST))  # noqa: E731
-    best = ", ".join(
-        f"{name}: {max(lab, key=lab.get)}" for name, lab in zip(predictors, labels, strict=True)
-    )
-    return (big(naive), big(normalised), *labels, f"Prediction ({best})")
+    return (big(naive), big(normalised), *labels, f"Prediction ({', '.join(best)})")
 
 
 def build_app(predictors: dict[str, Predictor], class_names) -> gr.Blocks:
-    """The app: a sketchpad and an upload box in, each model's probabilities out.
+    """A sketchpad and an upload box in, each model's probabilities (one per class name) out.
 
-    Parameters
-    ----------
-    predictors : dict of name -> function mapping uint8 images (N, 28, 28) to probabilities (N, K)
-    class_names : sequence of K str
-
-    Returns
-    -------
-    gradio.Blocks
-        Call ``.launch()`` on it (``inline=True`` in a notebook). Its API has two endpoints,
-        ``/classify_drawing`` and ``/classify_upload`` (an image file).
+    ``.launch()`` it (``inline=True`` in a notebook); its API endpoints are ``/classify_drawing``
+    and ``/classify_upload`` (an image file).
     """
     if not predictors:
         raise ValueError("predictors must name at least one model")
-    class_names = [str(c) for c in class_names]
     with gr.Blocks(title="Try your own digit") as app:
         gr.Markdown(
-            "## Try your own digit\nPick the brush (left of the canvas) and draw a digit, or upload "
-            "a photo of one. "
-            "It is brought into MNIST's form first: ink cropped, scaled to 20 px, centred by "
-            "its centre of mass in 28x28, white on black. The naive squeeze is shown for contrast."
+            "## Try your own digit\nDraw a digit (pick the brush, left of the canvas) or upload a "
+            "photo. It is brought into MNIST's form first: ink cropped, scaled to 20 px, centred "
+            "by its centre of mass in 28x28, white on black; the naive squeeze shows the contrast."
         )
         with gr.Row():
             with gr.Column():
@@ -95,15 +84,10 @@ def _numpy_predictor(models: Path, x, y) -> Predictor:
     from from_scratch_numpy import numpy_net, train
 
     path = models / "numpy_mlp.npz"
-    net = None
-    for recipe in (train.IMPROVED, train.ORIGINAL) if path.is_file() else ():
-        try:
-            net = train.load_weights(train.build(recipe)[0], path)
-            print(f"NumPy MLP: {path}")
-            break
-        except ValueError:
-            continue
-    if net is None:
+    if path.is_file():  # the notebook saves its IMPROVED network
+        print(f"NumPy MLP: {path}")
+        net = train.load_weights(train.build(train.IMPROVED)[0], path)
+    else:
         print(f"NumPy MLP: {path} not found (run `make reproduce`); training a quick one")
         recipe = train.replace(train.IMPROVED, sizes=(784, 128, 10), dropout=0.0, epochs=3)
         net, _ = train.train(recipe, numpy_net.preprocess(x), y, progress=True)
@@ -122,17 +106,14 @@ def _cnn_predictor(models: Path, x, y) -> Predictor:
         model = keras.models.load_model(path)
     else:
         print(f"CNN: {path} not found (run `make reproduce`); training a quick one")
-        model = keras_models.build_cnn(augment=False)
-        keras_models.compile_model(model, "adam", 1e-3)
+        model = keras_models.compile_model(keras_models.build_cnn(augment=False), "adam", 1e-3)
         # batches of 32: enough steps in one epoch for BatchNorm's running statistics to settle
         model.fit(x[..., None].astype("float32") / 255, y, epochs=1, batch_size=32, verbose=1)
-    return lambda images: keras_models.predict_proba(
-        model, images[..., None].astype("float32") / 255
-    )
+    return lambda images: keras_models.predict_proba(model, images)  # uint8 (N, 28, 28)
 
 
 def load_predictors(models: Path, n_quick: int = 15_000) -> dict[str, Predictor]:
-    """Both models, from ``models/`` when saved there, else trained quickly on MNIST's first digits."""
+    """Both models: saved in ``models/``, else trained quickly on MNIST's first digits."""
     from common.data import load_mnist
 
     (x, y), _ = load_mnist()
@@ -151,17 +132,11 @@ def load_predictors(models: Path, n_quick: int = 15_000) -> dict[str, Predictor]
 
 def main(argv: list[str] | None = None) -> None:
     """Load or train the models, then serve the app on 127.0.0.1 and print its URL."""
-    import argparse
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=int(os.environ.get("DEMO_PORT", 7860)))
     parser.add_argument("--models", type=Path, default=None, help="folder with the saved models")
     args = parser.parse_args(argv)
-    if args.models is None:
-        from common.results import results_dir
-
-        args.models = results_dir() / "models"
-    predictors = load_predictors(args.models)
+    predictors = load_predictors(args.models or results_dir() / "models")
     if not predictors:
         sys.exit("no model could be loaded or trained; see the messages above")
     app = build_app(predictors, [str(i) for i in range(10)])
@@ -171,8 +146,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"\nTry your own digit: open {url} in a browser (Ctrl+C to stop)", flush=True)
     app.block_thread()  # until Ctrl+C, which closes the server
     app.close()
-    # After Ctrl+C a library thread (seen here with TensorFlow loaded) kept the process alive.
-    os._exit(0)
+    os._exit(0)  # after Ctrl+C, a library thread (seen with TensorFlow) kept the process alive
 
 
 if __name__ == "__main__":

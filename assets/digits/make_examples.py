@@ -1,9 +1,7 @@
 """Regenerate the example digits in this folder: ``python assets/digits/make_examples.py``.
 
-The digits are drawn here with PIL pen strokes (not taken from MNIST, not handwritten scans):
-each is a few polylines and arcs, slanted and placed at a different size and position, as dark
-ink on light paper, on grey paper with noise (photo-like), light chalk on dark, or on a transparent
-background. File names start with the true label.
+Each digit is a few PIL pen strokes (not MNIST, not a handwriting scan), slanted, sized and placed
+differently, on various papers (see README.md). File names start with the true label.
 """
 
 from pathlib import Path
@@ -52,15 +50,16 @@ def draw(label, canvas, box, slant=0.15, width=0.1):
     return np.asarray(im.resize((w, h), Image.LANCZOS), np.float32) / 255
 
 
-def save(name, array, mode=None):
-    Image.fromarray(np.round(np.clip(array, 0, 1) * 255).astype(np.uint8), mode).save(
-        HERE / name, optimize=True
-    )
+def save(name, array):
+    image = Image.fromarray(np.round(np.clip(array, 0, 1) * 255).astype(np.uint8))
+    image.save(HERE / name, optimize=True)
 
 
 def main():
     rng = np.random.default_rng(11)
-    pen = lambda ink: 1 - ink  # noqa: E731  black pen on white paper
+
+    def pen(*args, **kwargs):  # black pen on white paper
+        return 1 - draw(*args, **kwargs)
 
     def photo(ink, paper=0.72, pencil=0.18, noise=0.025):
         """Grey paper with uneven lighting and sensor noise, pencil ink: like a phone photo."""
@@ -68,24 +67,18 @@ def main():
         light = np.linspace(-0.06, 0.06, w)[None, :] + np.linspace(0.04, -0.04, h)[:, None]
         return paper + light + (pencil - paper) * ink + rng.normal(0, noise, ink.shape)
 
-    save("0_pen_large_centred.png", pen(draw(0, (160, 160), (30, 10, 140), width=0.08)))
-    save(
-        "1_pen_small_in_corner.png", pen(draw(1, (240, 160), (180, 15, 45), slant=0.1, width=0.14))
-    )
-    save("2_marker_wide_canvas.png", pen(draw(2, (320, 120), (60, 20, 85), slant=0.05, width=0.15)))
+    save("0_pen_large_centred.png", pen(0, (160, 160), (30, 10, 140), width=0.08))
+    save("1_pen_small_in_corner.png", pen(1, (240, 160), (180, 15, 45), slant=0.1, width=0.14))
+    save("2_marker_wide_canvas.png", pen(2, (320, 120), (60, 20, 85), slant=0.05, width=0.15))
     save("3_pencil_grey_paper_photo.png", photo(draw(3, (110, 110), (30, 22, 70), width=0.09)))
     save("4_chalk_light_on_dark.png", 0.15 + 0.75 * draw(4, (150, 180), (40, 60, 100), width=0.12))
-    save("5_pen_slanted.png", pen(draw(5, (180, 180), (20, 40, 110), slant=0.35, width=0.09)))
-    save(
-        "6_pencil_grey_paper_photo.png",
-        photo(draw(6, (100, 120), (10, 8, 80), width=0.1), paper=0.6),
-    )
-    ink7 = draw(7, (200, 200), (70, 40, 120), width=0.1)
-    rgba = np.zeros((200, 200, 4), np.float32)
-    rgba[:, :, 3] = ink7  # black strokes on a transparent background, as a drawing app exports
-    save("7_transparent_background.png", rgba, "RGBA")
-    save("8_pen_thin_strokes_offcentre.png", pen(draw(8, (220, 220), (110, 30, 150), width=0.04)))
-    blue = pen(draw(9, (120, 150), (20, 20, 110), slant=0.2, width=0.1))[:, :, None]
+    save("5_pen_slanted.png", pen(5, (180, 180), (20, 40, 110), slant=0.35, width=0.09))
+    save("6_pencil_grey_paper_photo.png", photo(draw(6, (100, 120), (10, 8, 80)), paper=0.6))
+    rgba = np.zeros((200, 200, 4), np.float32)  # black ink on clear paper, as drawing apps export
+    rgba[:, :, 3] = draw(7, (200, 200), (70, 40, 120))
+    save("7_transparent_background.png", rgba)
+    save("8_pen_thin_strokes_offcentre.png", pen(8, (220, 220), (110, 30, 150), width=0.04))
+    blue = pen(9, (120, 150), (20, 20, 110), slant=0.2)[:, :, None]
     paper = np.array([0.97, 0.95, 0.88])  # blue ink on cream paper, as RGB
     save("9_blue_ink_cream_paper.png", paper * blue + np.array([0.1, 0.2, 0.55]) * (1 - blue))
 
