@@ -1,10 +1,5 @@
-"""Input checks at the public entry points of the NumPy network, kept out of the lesson code.
-
-Each ``check_*`` raises a ``ValueError`` that names the problem, or returns the value converted
-to what the network computes with. They run once per call, never inside the training loop.
-"""
-
-from __future__ import annotations
+"""Input checks at the NumPy network's public entry points, out of the lesson code: each raises a
+``ValueError`` naming the problem, or returns the value converted to what the network uses."""
 
 import math
 import numbers
@@ -18,7 +13,6 @@ def _is_int(value) -> bool:
 
 
 def _is_finite(value) -> bool:
-    """True for finite real numbers (int, float, NumPy scalars), False for bool and the rest."""
     real = isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
     return real and math.isfinite(value)
 
@@ -52,20 +46,14 @@ def check_mlp(sizes, dropout, weight_decay, label_smoothing, init, dtype) -> Non
     """Check the settings of ``numpy_net.mlp``."""
     listed = hasattr(sizes, "__len__") and not isinstance(sizes, (str, bytes))
     if not (listed and len(sizes) >= 2 and all(_is_int(s) and s > 0 for s in sizes)):
-        raise ValueError(
-            f"sizes must be at least two positive integers (inputs ... classes), got {sizes!r}"
-        )
+        raise ValueError(f"sizes must be at least two positive integers (widths), got {sizes!r}")
     check_fraction("dropout rate", dropout)
     if not (_is_finite(weight_decay) and weight_decay >= 0):
         raise ValueError(f"weight_decay must be a finite number >= 0, got {weight_decay!r}")
     check_fraction("label_smoothing", label_smoothing)
     if init not in ("he", "small_normal"):
         raise ValueError(f"init must be 'he' or 'small_normal', got {init!r}")
-    try:
-        float_dtype = np.dtype(dtype) in (np.float32, np.float64)
-    except TypeError:
-        float_dtype = False
-    if not float_dtype:
+    if dtype not in (np.float32, np.float64) and str(dtype) not in ("float32", "float64"):
         raise ValueError(f"dtype must be float32 or float64, got {dtype!r}")
 
 
@@ -85,9 +73,7 @@ def check_network(network) -> tuple[int, int, np.dtype]:
         raise ValueError("the network has no layers")
     if not hasattr(layers[-1], "W"):
         names = [type(layer).__name__ for layer in layers]
-        raise ValueError(
-            f"the last layer must be a Dense layer (it outputs the logits), got {names}"
-        )
+        raise ValueError(f"the last layer must be a Dense layer (the logits), got {names}")
     dense = [layer for layer in layers if hasattr(layer, "W")]
     for i, (a, b) in enumerate(zip(dense[:-1], dense[1:], strict=True)):
         if a.W.shape[1] != b.W.shape[0]:
@@ -120,8 +106,7 @@ def check_inputs(network, x) -> np.ndarray:
         return preprocess(x, dtype)
     if np.issubdtype(x.dtype, np.integer):
         raise ValueError(
-            f"integer images must be uint8 (0..255), got {x.dtype}: convert with "
-            "x.astype(np.uint8), or pass floats scaled to [0, 1]"
+            f"integer images must be uint8 (0..255), got {x.dtype}: use .astype(np.uint8)"
         )
     if not np.all(np.isfinite(x)):
         raise ValueError("x contains NaN or infinite values")

@@ -1,11 +1,6 @@
-"""Reference solutions to the NumPy notebook's exercises, and the checks its check cells run.
-
-Each ``check_*`` prints whether the learner's code is right (or what is wrong) and returns True or
-False. Code not written yet (a body of ``...``) is reported as such, and the same check then runs
-on the reference solution, to show what passing looks like. Try the exercise before reading on.
-"""
-
-from __future__ import annotations
+"""Reference solutions to the NumPy notebook's exercises (try first!) and its check cells' checks:
+each prints whether the code is right, or what is wrong; on code not written yet (``...``) it
+shows the reference solution passing."""
 
 import numpy as np
 
@@ -50,43 +45,37 @@ def init_std(n_in):
 
 
 def _verdict(problem: str | None, what: str) -> bool:
-    """Print whether the learner's code is right (``problem`` is None) or what is wrong."""
-    print(f"Not yet right ({what}):\n  - {problem}" if problem else f"Correct: {what}.")
+    """Print what is wrong, or that the code is right (``problem`` is None) and what that means."""
+    print(f"Not yet right: {problem}" if problem else f"Correct: {what}.")
     return problem is None
 
 
 def _not_written(name: str, check, reference) -> bool:
     """Say that the exercise is still open, and show the check passing on the reference."""
-    print(f"{name} does nothing yet: not written? The reference in solutions.py, checked alike:")
+    print(f"{name} does nothing yet (not written?). The reference solution, checked the same way:")
     check(reference)
     return False
-
-
-def _leaky_relu_problem(cls) -> str | None:
-    """What is wrong with a LeakyReLU class: its values, its gradient, or a gradient check."""
-    layer, z = cls(), np.array([[-2.0, -0.5, 0.0, 0.5, 3.0]])
-    alpha = getattr(layer, "alpha", 0.01)
-    out = np.asarray(layer.forward(z))
-    if not np.allclose(out, np.where(z > 0, z, alpha * z)):
-        return f"forward({z.tolist()}) gave {out.tolist()}"
-    back = np.asarray(layer.backward(np.ones_like(z)))
-    if back.dtype == object or not np.allclose(back, np.where(z > 0, 1.0, alpha)):
-        return f"backward(ones) gave {back.tolist()}, expected 1 where z > 0, alpha elsewhere"
-    rng = np.random.default_rng(0)
-    kw = {"rng": rng, "dtype": np.float64}
-    layers = [nn.Dense(6, 5, **kw), cls(), nn.Dense(5, 3, **kw)]
-    layers[0].b += 0.1
-    errors = nn.gradient_check(nn.Network(layers), rng.normal(size=(8, 6)), rng.integers(0, 3, 8))
-    if max(errors.values()) > 1e-7:
-        return f"gradient check failed: relative errors {errors}"
-    return None
 
 
 def check_leaky_relu(cls) -> bool:
     """Check a LeakyReLU class: values, gradient, and a gradient check inside a network."""
     if cls().forward(np.zeros((1, 2))) is None:
         return _not_written("LeakyReLU", check_leaky_relu, LeakyReLU)
-    return _verdict(_leaky_relu_problem(cls), "LeakyReLU passes the gradient check")
+    layer, z = cls(), np.array([[-2.0, -0.5, 0.0, 0.5, 3.0]])
+    what, alpha = "LeakyReLU passes the gradient check", getattr(layer, "alpha", 0.01)
+    out = np.asarray(layer.forward(z))
+    if not np.allclose(out, np.where(z > 0, z, alpha * z)):
+        return _verdict(f"forward({z.tolist()}) gave {out.tolist()}", what)
+    back = np.asarray(layer.backward(np.ones_like(z)))
+    if back.dtype == object or not np.allclose(back, np.where(z > 0, 1.0, alpha)):
+        return _verdict(f"backward(ones) gave {back.tolist()}, expected 1 or alpha", what)
+    rng = np.random.default_rng(0)
+    kw = {"rng": rng, "dtype": np.float64}
+    layers = [nn.Dense(6, 5, **kw), cls(), nn.Dense(5, 3, **kw)]
+    layers[0].b += 0.1
+    errors = nn.gradient_check(nn.Network(layers), rng.normal(size=(8, 6)), rng.integers(0, 3, 8))
+    worst = max(errors.values())
+    return _verdict(f"gradient check: relative error {worst:.2g}" if worst > 1e-7 else None, what)
 
 
 def check_momentum(cls) -> bool:
@@ -136,5 +125,5 @@ def check_init_std(init_std_fn) -> bool:
         a = np.maximum(a @ (rng.standard_normal((256, 256)) * init_std_fn(256)), 0)
         stds.append(a.std())
     ratio = stds[-1] / stds[0]
-    problem = None if 0.5 < ratio < 2 else "the activations grow or shrink layer after layer"
-    return _verdict(problem, f"after 8 layers the scale is {ratio:.3g} times the first layer's")
+    scale = f"after 8 layers the scale is {ratio:.3g} times the first layer's"
+    return _verdict(None if 0.5 < ratio < 2 else scale, scale)

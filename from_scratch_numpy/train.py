@@ -1,34 +1,17 @@
-"""Training the NumPy network: recipes, the fit loop with its conveniences, saving and loading.
-
-The lesson itself (layers, loss, optimizers, ``Network.train_step``) is in ``numpy_net.py``.
-"""
-
-from __future__ import annotations
+"""Training the lesson's network (``numpy_net.py``): recipes, the fit loop, saving and loading."""
 
 import dataclasses
 import math
 import time
 import zipfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
+from from_scratch_numpy import checks, numpy_net
 from from_scratch_numpy import fast as fast_net
-from from_scratch_numpy import numpy_net
-from from_scratch_numpy.checks import (
-    check_fit,
-    check_fraction,
-    check_inputs,
-    check_labels,
-    check_mlp,
-    check_network,
-    check_optimizer,
-    check_positive_int,
-    check_positive_number,
-)
 
 
 @dataclass(frozen=True)
@@ -54,22 +37,20 @@ class Recipe:
     val_fraction: float = 0.1
 
     def __post_init__(self):
-        check_mlp(
+        checks.check_mlp(
             self.sizes, self.dropout, self.weight_decay, self.label_smoothing, self.init, self.dtype
         )
         object.__setattr__(self, "sizes", tuple(int(s) for s in self.sizes))
-        check_fit(self.epochs, self.batch_size, self.early_stopping_patience, self.monitor)
+        checks.check_fit(self.epochs, self.batch_size, self.early_stopping_patience, self.monitor)
         if self.optimizer not in ("SGD", "Momentum", "Adam"):
-            raise ValueError(
-                f"optimizer must be one of SGD, Momentum, Adam, got {self.optimizer!r}"
-            )
-        check_positive_number("lr", self.lr)
-        check_fraction("momentum", self.momentum)
+            raise ValueError(f"optimizer must be one of SGD/Momentum/Adam, got {self.optimizer!r}")
+        checks.check_positive_number("lr", self.lr)
+        checks.check_fraction("momentum", self.momentum)
         if self.schedule not in (None, "cosine"):
             raise ValueError(f"schedule must be None or 'cosine', got {self.schedule!r}")
         if not 0 <= self.warmup_epochs < self.epochs:
             raise ValueError(f"warmup_epochs must be in [0, epochs), got {self.warmup_epochs!r}")
-        check_fraction("val_fraction", self.val_fraction, low_inclusive=False)
+        checks.check_fraction("val_fraction", self.val_fraction, low_inclusive=False)
 
     def describe(self) -> str:
         """A one-line summary, e.g. '784-800-800-10, he init, float32, ..., 15 epochs, shuffled'."""
@@ -113,7 +94,8 @@ class TrainingDivergedError(RuntimeError):
 
 
 class History(dict):
-    """Keras-style history: metric name -> one value per epoch; ``best_epoch`` counts from 0."""
+    """Keras-style history, one value per epoch: ``loss`` (with L2, mean over the epoch),
+    ``accuracy``, ``lr``, ``time``, ``val_loss``, ``val_accuracy``; ``best_epoch`` counts from 0."""
 
     best_epoch: int | None = None
 
@@ -143,45 +125,38 @@ def fit(
     validation_data=None,
     shuffle: bool = True,
     seed: int = 0,
-    lr_schedule: Callable[[float], float] | None = None,
+    lr_schedule=None,
     early_stopping_patience: int | None = None,
     monitor: str = "val_accuracy",
     progress: bool = True,
-    on_epoch_end: Callable | None = None,
+    on_epoch_end=None,
 ) -> History:
     """Train ``net`` on mini-batches, each example once per epoch; return the ``History``.
 
-    ``x`` holds uint8 images or floats in the network's layout, ``y`` integer labels, and
-    ``validation_data=(x_val, y_val)`` is evaluated after each epoch. Each epoch visits the data in
-    a fresh random order drawn from ``seed`` (in order with ``shuffle=False``). ``lr_schedule(t)``,
-    the learning rate at t = epoch + fraction of the epoch done, is set before every step.
-    ``early_stopping_patience``: stop after that many epochs without a better ``monitor`` and
-    restore the best weights. ``progress``: one tqdm line for the run. ``on_epoch_end(epoch, net,
-    logs)`` is called after each epoch, off the clock of ``history["time"]``.
-
-    The history holds ``loss`` (with L2, averaged over the epoch), ``accuracy``, ``lr``, ``time``,
-    with validation data ``val_loss`` and ``val_accuracy``, and ``best_epoch`` (from 0).
+    ``x``: uint8 images or floats in the network's layout; ``y``: integer labels. Each epoch is
+    shuffled from ``seed`` unless ``shuffle=False``. ``lr_schedule(t)``, t = epoch + fraction done,
+    is set before every step. After ``early_stopping_patience`` epochs without a better ``monitor``
+    on ``validation_data``, stop and restore the best weights. ``progress``: one plain-text line
+    per run. ``on_epoch_end(epoch, net, logs)`` runs off the clock of ``history["time"]``.
     """
-    x = check_inputs(net, x)
-    y = check_labels(net, y, len(x))
-    check_optimizer(optimizer)
-    epochs, batch_size = check_fit(epochs, batch_size, early_stopping_patience, monitor)
+    x = checks.check_inputs(net, x)
+    y = checks.check_labels(net, y, len(x))
+    checks.check_optimizer(optimizer)
+    epochs, batch_size = checks.check_fit(epochs, batch_size, early_stopping_patience, monitor)
     if lr_schedule is not None and not callable(lr_schedule):
         raise ValueError(f"lr_schedule must be a function of the epoch, got {lr_schedule!r}")
     if early_stopping_patience is not None and validation_data is None:
         raise ValueError("early stopping needs validation_data")
     history = History(loss=[], accuracy=[], lr=[], time=[])
     if validation_data is not None:
-        if len(validation_data) != 2:
-            raise ValueError("validation_data must be a pair (x_val, y_val)")
-        x_val = check_inputs(net, validation_data[0])
-        y_val = check_labels(net, validation_data[1], len(x_val))
+        x_val, y_val = validation_data
+        x_val = checks.check_inputs(net, x_val)
+        y_val = checks.check_labels(net, y_val, len(x_val))
         history.update(val_loss=[], val_accuracy=[])
 
     rng = np.random.default_rng(seed)
     n, steps = len(x), math.ceil(len(x) / batch_size)
     best, best_weights = None, None
-    # One plain-text line for the whole run (it also reads well in a saved notebook).
     bar = tqdm(
         total=epochs, unit="epoch", ascii=True, mininterval=0, ncols=110, disable=not progress
     )
@@ -235,12 +210,10 @@ def train(recipe, x, y, validation_data=None, *, seed=0, fast=False, epochs=None
     ``epochs`` overrides the recipe's (the schedule is stretched to match); early stopping is used
     only with ``validation_data``; ``options`` (``progress``, ``on_epoch_end``) go to ``fit``.
     """
-    epochs = recipe.epochs if epochs is None else check_positive_int("epochs", epochs)
+    epochs = recipe.epochs if epochs is None else checks.check_positive_int("epochs", epochs)
     net, optimizer = build(recipe, seed, fast)
-    schedule = None
-    if recipe.schedule == "cosine":
-        warmup = min(recipe.warmup_epochs, epochs / 2)
-        schedule = numpy_net.cosine_schedule(recipe.lr, epochs, warmup=warmup)
+    warmup = min(recipe.warmup_epochs, epochs / 2)
+    cosine = numpy_net.cosine_schedule(recipe.lr, epochs, warmup=warmup)
     patience = recipe.early_stopping_patience if validation_data is not None else None
     history = fit(
         net,
@@ -252,7 +225,7 @@ def train(recipe, x, y, validation_data=None, *, seed=0, fast=False, epochs=None
         validation_data=validation_data,
         shuffle=recipe.shuffle,
         seed=seed,
-        lr_schedule=schedule,
+        lr_schedule=cosine if recipe.schedule == "cosine" else None,
         early_stopping_patience=patience,
         monitor=recipe.monitor,
         **options,
@@ -262,29 +235,22 @@ def train(recipe, x, y, validation_data=None, *, seed=0, fast=False, epochs=None
 
 def parameter_arrays(net) -> dict[str, np.ndarray]:
     """The network's parameters by name: 'dense0.W', 'dense0.b', 'dense3.W', ... (layer index)."""
-    arrays = {}
-    for i, layer in enumerate(net.layers):
-        if hasattr(layer, "W"):
-            arrays[f"dense{i}.W"], arrays[f"dense{i}.b"] = layer.W, layer.b
-    return arrays
+    dense = [(i, layer) for i, layer in enumerate(net.layers) if hasattr(layer, "W")]
+    return {f"dense{i}.{name}": getattr(layer, name) for i, layer in dense for name in ("W", "b")}
 
 
 def save_weights(net, path) -> Path:
     """Save every parameter as a plain array into an ``.npz`` file; returns the file's path."""
-    path = Path(path)
-    path = path if path.suffix == ".npz" else path.with_name(path.name + ".npz")
+    path = Path(path if str(path).endswith(".npz") else f"{path}.npz")
     path.parent.mkdir(parents=True, exist_ok=True)
     np.savez(path, **parameter_arrays(net))
     return path
 
 
 def load_weights(net, path):
-    """Load parameters saved by ``save_weights`` into ``net``; returns ``net``.
-
-    Every array is checked (names, shapes, numeric, finite) before any parameter changes, so a
-    bad file leaves the network as it was. Pickled objects are never loaded.
-    """
-    check_network(net)
+    """Load ``save_weights``'s file into ``net`` (returned). Every array is checked (names, shapes,
+    numeric, finite) before any parameter changes; pickled objects are never loaded."""
+    checks.check_network(net)
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"{path}: no such file")
