@@ -1,63 +1,22 @@
-"""Training the NumPy network: recipes, the fit loop with its conveniences, saving and loading.
-
-The lesson itself (layers, loss, optimizers, ``Network.train_step``) is in ``numpy_net.py``.
-Here: ``Recipe`` (every setting of a training run, as a frozen dataclass), the ``ORIGINAL`` and
-``IMPROVED`` recipes, ``build`` (recipe -> network and optimizer), ``fit`` (mini-batch epochs with
-a learning-rate schedule, early stopping with best-weight restore, one progress line per run,
-divergence detection, a Keras-style history), ``train`` (build + fit), ``save_weights`` and
-``load_weights`` (plain ``.npz`` arrays, never pickles).
-"""
-
-from __future__ import annotations
+"""Training the lesson's network (``numpy_net.py``): recipes, the fit loop, saving and loading."""
 
 import dataclasses
-import importlib
 import math
 import time
 import zipfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
-from from_scratch_numpy import numpy_net
-from from_scratch_numpy.checks import (
-    check_batch_size,
-    check_fraction,
-    check_inputs,
-    check_labels,
-    check_mlp,
-    check_network,
-    check_optimizer,
-    check_positive_int,
-    check_positive_number,
-)
-
-__all__ = [
-    "IMPROVED",
-    "ORIGINAL",
-    "History",
-    "Recipe",
-    "TrainingDivergedError",
-    "build",
-    "fit",
-    "load_weights",
-    "parameter_arrays",
-    "save_weights",
-    "train",
-]
-
-OPTIMIZERS = ("SGD", "Momentum", "Adam")
+from from_scratch_numpy import checks, numpy_net
+from from_scratch_numpy import fast as fast_net
 
 
 @dataclass(frozen=True)
 class Recipe:
-    """Every setting of one training run (network, optimizer, schedule, batches, stopping).
-
-    ``dataclasses.replace(recipe, lr=...)`` gives a copy with one setting changed; invalid
-    settings are refused when the recipe is made.
-    """
+    """Every setting of one training run; invalid settings are refused when the recipe is made."""
 
     sizes: tuple[int, ...] = (784, 800, 800, 10)
     init: str = "he"  # "he" or "small_normal" (randn * 0.01)
@@ -74,49 +33,39 @@ class Recipe:
     epochs: int = 15
     shuffle: bool = True
     early_stopping_patience: int | None = None
-    monitor: str = "val_accuracy"  # "val_accuracy" or "val_loss"
+    monitor: str = "val_accuracy"  # or "val_loss"
     val_fraction: float = 0.1
 
     def __post_init__(self):
-        """Refuse impossible settings, naming the field."""
-        check_mlp(
-            tuple(self.sizes),
-            self.dropout,
-            self.weight_decay,
-            self.label_smoothing,
-            self.init,
-            self.dtype,
+        checks.check_mlp(
+            self.sizes, self.dropout, self.weight_decay, self.label_smoothing, self.init, self.dtype
         )
         object.__setattr__(self, "sizes", tuple(int(s) for s in self.sizes))
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
-        check_positive_number("lr", self.lr)
-        check_fraction("momentum", self.momentum)
+        checks.check_fit(self.epochs, self.batch_size, self.early_stopping_patience, self.monitor)
+        if self.optimizer not in ("SGD", "Momentum", "Adam"):
+            raise ValueError(f"optimizer must be one of SGD/Momentum/Adam, got {self.optimizer!r}")
+        checks.check_positive_number("lr", self.lr)
+        checks.check_fraction("momentum", self.momentum)
         if self.schedule not in (None, "cosine"):
             raise ValueError(f"schedule must be None or 'cosine', got {self.schedule!r}")
         if not 0 <= self.warmup_epochs < self.epochs:
             raise ValueError(f"warmup_epochs must be in [0, epochs), got {self.warmup_epochs!r}")
-        check_batch_size(self.batch_size)
-        check_positive_int("epochs", self.epochs)
-        if self.early_stopping_patience is not None:
-            check_positive_int("early_stopping_patience", self.early_stopping_patience)
-        if self.monitor not in ("val_accuracy", "val_loss"):
-            raise ValueError(f"monitor must be 'val_accuracy' or 'val_loss', got {self.monitor!r}")
-        check_fraction("val_fraction", self.val_fraction, low_inclusive=False)
+        checks.check_fraction("val_fraction", self.val_fraction, low_inclusive=False)
 
     def describe(self) -> str:
-        """A one-line summary, e.g. '784-800-800-10, Adam lr 0.001, cosine, batch 128, 15 epochs'."""
+        """A one-line summary, e.g. '784-800-800-10, he init, float32, ..., 15 epochs, shuffled'."""
         parts = ["-".join(map(str, self.sizes)), f"{self.init} init", self.dtype]
         parts += [f"dropout {self.dropout:g}"] * bool(self.dropout)
         parts += [f"label smoothing {self.label_smoothing:g}"] * bool(self.label_smoothing)
         parts += [f"L2 {self.weight_decay:g}"] * bool(self.weight_decay)
         parts += [f"{self.optimizer} lr {self.lr:g}", self.schedule or "constant lr"]
-        parts += [
-            f"batch {self.batch_size}",
-            f"{self.epochs} epochs",
-            "shuffled" if self.shuffle else "not shuffled",
-        ]
-        return ", ".join(parts)
+        parts += [f"batch {self.batch_size}", f"{self.epochs} epochs"]
+        return ", ".join([*parts, "shuffled" if self.shuffle else "not shuffled"])
+
+
+def replace(recipe: Recipe, **changes) -> Recipe:
+    """A copy of ``recipe`` with some settings changed (``dataclasses.replace``)."""
+    return dataclasses.replace(recipe, **changes)
 
 
 # The original notebook: 784-128-10, randn * 0.01, float64, plain SGD 0.01, batch 32, no shuffling.
@@ -133,23 +82,10 @@ ORIGINAL = Recipe(
     val_fraction=0.2,
 )
 
-# The improved network, every setting chosen on the validation split.
+# The improved network: the defaults above (784-800-800-10, He init, float32, Adam with a cosine
+# schedule, batch 128, shuffled) plus regularisation, every setting chosen on the validation split.
 IMPROVED = Recipe(
-    sizes=(784, 800, 800, 10),
-    init="he",
-    dtype="float32",
-    dropout=0.4,
-    weight_decay=5e-5,
-    label_smoothing=0.1,
-    optimizer="Adam",
-    lr=1e-3,
-    schedule="cosine",
-    batch_size=128,
-    epochs=10,
-    shuffle=True,
-    early_stopping_patience=5,
-    monitor="val_accuracy",
-    val_fraction=0.1,
+    dropout=0.4, weight_decay=5e-5, label_smoothing=0.1, epochs=10, early_stopping_patience=5
 )
 
 
@@ -158,63 +94,24 @@ class TrainingDivergedError(RuntimeError):
 
 
 class History(dict):
-    """Keras-style history: metric name -> one value per epoch; ``best_epoch`` counts from 0."""
+    """Keras-style history, one value per epoch: ``loss`` (with L2, mean over the epoch),
+    ``accuracy``, ``lr``, ``time``, ``val_loss``, ``val_accuracy``; ``best_epoch`` counts from 0."""
 
     best_epoch: int | None = None
 
 
-def _module(fast: bool):
-    """numpy_net, or the fast version of the same network (from_scratch_numpy.fast)."""
-    if not fast:
-        return numpy_net
-    try:
-        return importlib.import_module("from_scratch_numpy.fast")
-    except ModuleNotFoundError as err:
-        if err.name != "from_scratch_numpy.fast":
-            raise
-        raise ValueError(
-            "fast=True needs from_scratch_numpy/fast.py, which is not installed here; use fast=False"
-        ) from None
-
-
 def build(recipe: Recipe, seed: int = 0, fast: bool = False):
-    """The network and optimizer a recipe describes, initialised from ``seed``.
-
-    Parameters
-    ----------
-    recipe : Recipe
-        The settings (``ORIGINAL``, ``IMPROVED`` or a ``dataclasses.replace`` of them).
-    seed : int
-        Seed of the weight initialisation and the dropout masks.
-    fast : bool
-        Build the network from ``from_scratch_numpy.fast`` (same math, faster); that module
-        provides ``mlp`` and the optimizer classes with the same names and arguments.
-
-    Returns
-    -------
-    (network, optimizer)
-    """
+    """(network, optimizer) as the recipe says, from ``seed``; ``fast=True``: from ``fast.py``."""
     if not isinstance(recipe, Recipe):
         raise ValueError(f"recipe must be a Recipe, got {type(recipe).__name__}")
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
         raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
-    nn = _module(fast)
-    net = nn.mlp(
-        recipe.sizes,
-        dropout=recipe.dropout,
-        weight_decay=recipe.weight_decay,
-        label_smoothing=recipe.label_smoothing,
-        init=recipe.init,
-        dtype=recipe.dtype,
-        seed=seed,
-    )
-    if recipe.optimizer == "SGD":
-        optimizer = nn.SGD(recipe.lr)
-    elif recipe.optimizer == "Momentum":
-        optimizer = nn.Momentum(recipe.lr, recipe.momentum)
-    else:
-        optimizer = nn.Adam(recipe.lr)
-    return net, optimizer
+    nn = fast_net if fast else numpy_net
+    settings = ("dropout", "weight_decay", "label_smoothing", "init", "dtype")
+    net = nn.mlp(recipe.sizes, seed=seed, **{k: getattr(recipe, k) for k in settings})
+    if recipe.optimizer == "Momentum":
+        return net, nn.Momentum(recipe.lr, recipe.momentum)
+    return net, getattr(nn, recipe.optimizer)(recipe.lr)  # nn.SGD or nn.Adam
 
 
 def fit(
@@ -228,72 +125,41 @@ def fit(
     validation_data=None,
     shuffle: bool = True,
     seed: int = 0,
-    lr_schedule: Callable[[float], float] | None = None,
+    lr_schedule=None,
     early_stopping_patience: int | None = None,
     monitor: str = "val_accuracy",
     progress: bool = True,
-    on_epoch_end: Callable | None = None,
+    on_epoch_end=None,
 ) -> History:
-    """Train ``net`` with mini-batches; return a Keras-style history (one entry per epoch).
+    """Train ``net`` on mini-batches, each example once per epoch; return the ``History``.
 
-    Parameters
-    ----------
-    net, optimizer
-        A ``numpy_net.Network`` and an optimizer (``SGD``, ``Momentum``, ``Adam``).
-    x, y
-        Training inputs (uint8 images or floats in the network's layout) and integer labels.
-    epochs, batch_size
-        Every example is used exactly once per epoch; the last batch may be smaller.
-    validation_data : (x_val, y_val), optional
-        Evaluated after each epoch (``val_loss``, ``val_accuracy``).
-    shuffle, seed
-        A fresh random order each epoch from ``seed`` (``shuffle=False`` keeps the data order).
-    lr_schedule : callable, optional
-        ``lr_schedule(t)`` is the learning rate at t = epoch + fraction of the epoch done; it is
-        set on the optimizer before every step.
-    early_stopping_patience, monitor
-        Stop after that many epochs without a better ``monitor`` and restore the best weights.
-    progress : bool
-        One tqdm progress line for the run.
-    on_epoch_end : callable, optional
-        ``on_epoch_end(epoch, net, logs)`` after each epoch (not counted in ``history['time']``).
-
-    Returns
-    -------
-    History
-        ``loss`` (training loss with L2, averaged over the epoch's steps), ``accuracy``, ``lr``,
-        ``time`` and, with validation data, ``val_loss``, ``val_accuracy``; ``best_epoch``.
-
-    Raises
-    ------
-    TrainingDivergedError
-        If the training loss becomes NaN or infinite.
+    ``x``: uint8 images or floats in the network's layout; ``y``: integer labels. Each epoch is
+    shuffled from ``seed`` unless ``shuffle=False``. ``lr_schedule(t)``, t = epoch + fraction done,
+    is set before every step. After ``early_stopping_patience`` epochs without a better ``monitor``
+    on ``validation_data``, stop and restore the best weights. ``progress``: one plain-text line
+    per run. ``on_epoch_end(epoch, net, logs)`` runs off the clock of ``history["time"]``.
     """
-    x = check_inputs(net, x)
-    y = check_labels(net, y, len(x))
-    check_optimizer(optimizer)
-    epochs, batch_size = check_positive_int("epochs", epochs), check_batch_size(batch_size)
-    if monitor not in ("val_accuracy", "val_loss"):
-        raise ValueError(f"monitor must be 'val_accuracy' or 'val_loss', got {monitor!r}")
+    x = checks.check_inputs(net, x)
+    y = checks.check_labels(net, y, len(x))
+    checks.check_optimizer(optimizer)
+    epochs, batch_size = checks.check_fit(epochs, batch_size, early_stopping_patience, monitor)
     if lr_schedule is not None and not callable(lr_schedule):
         raise ValueError(f"lr_schedule must be a function of the epoch, got {lr_schedule!r}")
+    if early_stopping_patience is not None and validation_data is None:
+        raise ValueError("early stopping needs validation_data")
+    history = History(loss=[], accuracy=[], lr=[], time=[])
     if validation_data is not None:
-        if len(validation_data) != 2:
-            raise ValueError("validation_data must be a pair (x_val, y_val)")
-        x_val = check_inputs(net, validation_data[0])
-        y_val = check_labels(net, validation_data[1], len(x_val))
-    if early_stopping_patience is not None:
-        check_positive_int("early_stopping_patience", early_stopping_patience)
-        if validation_data is None:
-            raise ValueError("early stopping needs validation_data")
+        x_val, y_val = validation_data
+        x_val = checks.check_inputs(net, x_val)
+        y_val = checks.check_labels(net, y_val, len(x_val))
+        history.update(val_loss=[], val_accuracy=[])
 
     rng = np.random.default_rng(seed)
     n, steps = len(x), math.ceil(len(x) / batch_size)
-    history = History(loss=[], accuracy=[], lr=[], time=[])
-    if validation_data is not None:
-        history.update(val_loss=[], val_accuracy=[])
-    best, best_weights, since_best = None, None, 0
-    bar = _progress_bar(epochs) if progress else None
+    best, best_weights = None, None
+    bar = tqdm(
+        total=epochs, unit="epoch", ascii=True, mininterval=0, ncols=110, disable=not progress
+    )
     for epoch in range(epochs):
         start = time.perf_counter()
         order = rng.permutation(n) if shuffle else np.arange(n)
@@ -318,60 +184,37 @@ def fit(
         for key, value in logs.items():
             history[key].append(value)
         history["time"].append(time.perf_counter() - start)
-        if bar is not None:
-            bar.set_postfix({k: f"{v:.4f}" for k, v in logs.items()}, refresh=False)
-            bar.update()
+        bar.set_postfix({k: f"{v:.4f}" for k, v in logs.items()}, refresh=False)
+        bar.update()
         if on_epoch_end is not None:
             on_epoch_end(epoch, net, logs)
-        if validation_data is not None:
-            score = logs["val_accuracy"] if monitor == "val_accuracy" else -logs["val_loss"]
-            if best is None or score > best:
-                best, history.best_epoch, since_best = score, epoch, 0
-                if early_stopping_patience is not None:
-                    best_weights = [W.copy() for W, _ in net.parameters()]
-            else:
-                since_best += 1
-                if early_stopping_patience is not None and since_best >= early_stopping_patience:
-                    break
-    if bar is not None:
-        bar.close()
+        if validation_data is None:
+            continue
+        score = logs["val_accuracy"] if monitor == "val_accuracy" else -logs["val_loss"]
+        if best is None or score > best:
+            best, history.best_epoch = score, epoch
+            if early_stopping_patience:
+                best_weights = [W.copy() for W, _ in net.parameters()]
+        elif early_stopping_patience and epoch - history.best_epoch >= early_stopping_patience:
+            break
+    bar.close()
     if best_weights is not None:  # restore the best epoch's weights
-        for (W, _), W_best in zip(net.parameters(), best_weights, strict=False):
+        for (W, _), W_best in zip(net.parameters(), best_weights, strict=True):
             W[...] = W_best
     return history
 
 
-def _progress_bar(epochs: int):
-    """One plain-text tqdm line for a run (it also reads well in a saved notebook)."""
-    from tqdm import tqdm
+def train(recipe, x, y, validation_data=None, *, seed=0, fast=False, epochs=None, **options):
+    """Build the recipe's network and ``fit`` it as the recipe says; returns (network, history).
 
-    return tqdm(total=epochs, unit="epoch", leave=True, ascii=True, mininterval=0, ncols=110)
-
-
-def train(
-    recipe: Recipe,
-    x,
-    y,
-    validation_data=None,
-    *,
-    seed: int = 0,
-    fast: bool = False,
-    epochs: int | None = None,
-    progress: bool = True,
-    on_epoch_end: Callable | None = None,
-):
-    """Build the recipe's network and train it as the recipe says; returns (network, history).
-
-    ``epochs`` overrides the recipe's number of epochs (the schedule is stretched to match);
-    early stopping is used only with ``validation_data``.
+    ``epochs`` overrides the recipe's (the schedule is stretched to match); early stopping is used
+    only with ``validation_data``; ``options`` (``progress``, ``on_epoch_end``) go to ``fit``.
     """
-    epochs = recipe.epochs if epochs is None else check_positive_int("epochs", epochs)
+    epochs = recipe.epochs if epochs is None else checks.check_positive_int("epochs", epochs)
     net, optimizer = build(recipe, seed, fast)
-    schedule = None
-    if recipe.schedule == "cosine":
-        schedule = numpy_net.cosine_schedule(
-            recipe.lr, epochs, warmup=min(recipe.warmup_epochs, epochs / 2)
-        )
+    warmup = min(recipe.warmup_epochs, epochs / 2)
+    cosine = numpy_net.cosine_schedule(recipe.lr, epochs, warmup=warmup)
+    patience = recipe.early_stopping_patience if validation_data is not None else None
     history = fit(
         net,
         optimizer,
@@ -382,71 +225,52 @@ def train(
         validation_data=validation_data,
         shuffle=recipe.shuffle,
         seed=seed,
-        lr_schedule=schedule,
-        early_stopping_patience=recipe.early_stopping_patience
-        if validation_data is not None
-        else None,
+        lr_schedule=cosine if recipe.schedule == "cosine" else None,
+        early_stopping_patience=patience,
         monitor=recipe.monitor,
-        progress=progress,
-        on_epoch_end=on_epoch_end,
+        **options,
     )
     return net, history
 
 
 def parameter_arrays(net) -> dict[str, np.ndarray]:
     """The network's parameters by name: 'dense0.W', 'dense0.b', 'dense3.W', ... (layer index)."""
-    arrays = {}
-    for i, layer in enumerate(net.layers):
-        if hasattr(layer, "W"):
-            arrays[f"dense{i}.W"], arrays[f"dense{i}.b"] = layer.W, layer.b
-    return arrays
+    dense = [(i, layer) for i, layer in enumerate(net.layers) if hasattr(layer, "W")]
+    return {f"dense{i}.{name}": getattr(layer, name) for i, layer in dense for name in ("W", "b")}
 
 
 def save_weights(net, path) -> Path:
     """Save every parameter as a plain array into an ``.npz`` file; returns the file's path."""
-    path = Path(path)
-    path = path if path.suffix == ".npz" else path.with_name(path.name + ".npz")
+    path = Path(path if str(path).endswith(".npz") else f"{path}.npz")
     path.parent.mkdir(parents=True, exist_ok=True)
     np.savez(path, **parameter_arrays(net))
     return path
 
 
 def load_weights(net, path):
-    """Load parameters saved by ``save_weights`` into ``net``; returns ``net``.
-
-    Every array is checked (names, shapes, numeric, finite) before any parameter changes, so a
-    bad file leaves the network as it was. Pickled objects are never loaded.
-    """
-    check_network(net)
+    """Load ``save_weights``'s file into ``net`` (returned). Every array is checked (names, shapes,
+    numeric, finite) before any parameter changes; pickled objects are never loaded."""
+    checks.check_network(net)
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"{path}: no such file")
     if not zipfile.is_zipfile(path):
-        raise ValueError(
-            f"{path} is not an .npz file (a zip archive of arrays written by save_weights)"
-        )
+        raise ValueError(f"{path} is not an .npz file (a zip archive of arrays from save_weights)")
     params = parameter_arrays(net)
     try:
         with np.load(path, allow_pickle=False) as f:
-            missing = sorted(set(params) - set(f.files))
-            extra = sorted(set(f.files) - set(params))
-            if missing or extra:
-                raise ValueError(
-                    f"{path}: parameters do not match the network: missing {missing}, unexpected {extra}"
-                )
-            arrays = {k: f[k] for k in params}
-    except ValueError as err:
-        if "pickle" in str(err):
+            arrays = {k: f[k] for k in f.files}
+    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as err:
+        if "pickle" in str(err):  # numpy refuses object arrays when allow_pickle=False
             raise ValueError(f"{path} holds pickled objects, which are never loaded") from None
-        raise
-    except (OSError, zipfile.BadZipFile, EOFError) as err:
         raise ValueError(f"{path} is not a readable .npz file: {err}") from None
+    missing, extra = sorted(set(params) - set(arrays)), sorted(set(arrays) - set(params))
+    if missing or extra:
+        raise ValueError(f"{path} does not fit the network: missing {missing}, unexpected {extra}")
     for k, W in params.items():
         a = arrays[k]
         if a.shape != W.shape:
-            raise ValueError(
-                f"{path}: parameter {k!r} has shape {a.shape} in the file but {W.shape} in the network"
-            )
+            raise ValueError(f"{path}: {k!r} has shape {a.shape} in the file, {W.shape} in the net")
         if not (np.issubdtype(a.dtype, np.floating) or np.issubdtype(a.dtype, np.integer)):
             raise ValueError(f"{path}: parameter {k!r} is not numeric (dtype {a.dtype})")
         if not np.all(np.isfinite(a)):
@@ -454,8 +278,3 @@ def load_weights(net, path):
     for k, W in params.items():
         W[...] = arrays[k]
     return net
-
-
-def replace(recipe: Recipe, **changes) -> Recipe:
-    """A copy of ``recipe`` with some settings changed (``dataclasses.replace``)."""
-    return dataclasses.replace(recipe, **changes)

@@ -1,12 +1,12 @@
 """Tests for from_scratch_numpy/train.py: recipes, build, the fit loop, saving and loading weights."""
 
 import dataclasses
-import importlib.util
 
 import numpy as np
 import pytest
 from conftest import blobs
 
+from from_scratch_numpy import fast as fast_net
 from from_scratch_numpy import numpy_net as nn
 from from_scratch_numpy import train as T
 
@@ -110,16 +110,13 @@ def test_build_makes_the_recipes_network_and_optimizer():
     assert not np.array_equal(other.layers[0].W, net.layers[0].W)
 
 
-def test_build_fast():
+def test_build_fast_starts_from_the_plain_networks_weights():
     recipe = T.replace(T.IMPROVED, sizes=(784, 16, 10))
-    if importlib.util.find_spec("from_scratch_numpy.fast") is None:
-        with pytest.raises(ValueError, match=r"fast=True needs from_scratch_numpy/fast\.py"):
-            T.build(recipe, seed=0, fast=True)
-    else:  # the fast network starts from the same weights as the plain one
-        fast, _ = T.build(recipe, seed=0, fast=True)
-        plain, _ = T.build(recipe, seed=0)
-        for (a, _), (b, _) in zip(fast.parameters(), plain.parameters(), strict=False):
-            np.testing.assert_array_equal(a, b)
+    fast, fast_opt = T.build(recipe, seed=0, fast=True)
+    plain, _ = T.build(recipe, seed=0)
+    assert isinstance(fast, fast_net.FastNetwork) and isinstance(fast_opt, fast_net.Adam)
+    for (a, _), (b, _) in zip(fast.parameters(), plain.parameters(), strict=True):
+        np.testing.assert_array_equal(a, b)
 
 
 @pytest.mark.parametrize(
