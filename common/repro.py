@@ -15,19 +15,9 @@ import numpy as np
 __all__ = ["Timer", "library_versions", "machine_info", "set_seed"]
 
 _PACKAGES = (
-    "numpy",
-    "scikit-learn",
-    "scipy",
-    "pandas",
-    "matplotlib",
-    "seaborn",
-    "threadpoolctl",
-    "tensorflow",
-    "keras",
-    "tensorflow-datasets",
-    "keras-tuner",
-    "mlxtend",
-)
+    "numpy scikit-learn scipy pandas matplotlib seaborn threadpoolctl tensorflow keras "
+    "tensorflow-datasets keras-tuner mlxtend"
+).split()
 
 
 def set_seed(seed: int) -> None:
@@ -58,8 +48,7 @@ def library_versions() -> dict[str, str]:
 
 
 def machine_info() -> dict[str, object]:
-    """Operating system, processor (its model name on Linux) and core count: where a timing was
-    measured."""
+    """Where a timing was measured: operating system, processor (model name on Linux), cores."""
     processor = platform.processor() or platform.machine()
     try:
         cpuinfo = Path("/proc/cpuinfo").read_text().splitlines()
