@@ -1,7 +1,6 @@
 """The tf.data input pipeline of the original Keras notebook, built from NumPy arrays.
 
-TensorFlow is imported inside the function, so importing ``common`` never needs it (the NumPy
-notebook runs without TensorFlow installed).
+TensorFlow is imported when called: the NumPy notebook runs without it installed.
 """
 
 from __future__ import annotations
@@ -23,21 +22,11 @@ def make_dataset(
 ):
     """Build ``normalise -> cache -> shuffle -> batch -> prefetch`` over ``(x, y)``.
 
-    Parameters
-    ----------
-    x : uint8 images, shape (N, 28, 28), (N, 28, 28, 1) or (N, 784)
-    y : integer labels, shape (N,)
-    batch_size : examples per batch
-    shuffle : reshuffle every epoch (training data); keep False for validation and test
-    seed : shuffle seed, for a repeatable order
-    cache : keep the normalised images in memory after the first pass
-    drop_remainder : drop the last incomplete batch
-
-    Returns
-    -------
-    tf.data.Dataset
-        Batches of ``(float32 images in [0, 1] of shape (28, 28, 1), int64 labels)``, as
-        ``tfds.load('mnist', as_supervised=True)`` plus the original ``map`` gave them.
+    ``x``: uint8 images (N, 28, 28), (N, 28, 28, 1) or (N, 784); ``y``: integer labels (N,).
+    ``shuffle`` reshuffles every epoch (for training data), in an order fixed by ``seed``;
+    ``cache`` keeps the normalised images in memory after the first pass. Yields batches of
+    ``(float32 images in [0, 1] of shape (28, 28, 1), int64 labels)``, as
+    ``tfds.load('mnist', as_supervised=True)`` plus the original ``map`` gave them.
     """
     import tensorflow as tf
 
