@@ -126,8 +126,7 @@ def to_mnist(image, *, ink: str | None = None) -> np.ndarray:
         raise ValueError("no ink found: no stroke stands out from the paper, at most specks")
     near = ndimage.binary_dilation(keep, iterations=2)  # keep the anti-aliased edges of strokes
     strength = np.where(near, strength, 0.0)
-    rows, cols = np.flatnonzero(keep.any(1)), np.flatnonzero(keep.any(0))
-    crop = strength[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    crop = strength[ndimage.find_objects(keep.astype(int))[0]]  # the box around the ink
 
     # 3. Scale the longer side to 20 px, keeping the aspect ratio (Lanczos anti-aliases). Strokes
     #    much thinner than MNIST's (a fine pen on a big canvas) are first thickened to its usual width.
@@ -142,8 +141,7 @@ def to_mnist(image, *, ink: str | None = None) -> np.ndarray:
         r = np.arange(-int(radius), int(radius) + 1)
         disk = (r[:, None] ** 2 + r[None, :] ** 2) <= radius**2
         work = ndimage.grey_dilation(np.pad(work, len(r)), footprint=disk)
-        rows, cols = np.flatnonzero(work.max(1) > 0.01), np.flatnonzero(work.max(0) > 0.01)
-        work = work[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]  # the thicker ink's new box
+        work = work[ndimage.find_objects((work > 0.01).astype(int))[0]]  # the thicker ink's box
     small = np.clip(_resize(work, BOX / max(work.shape)), 0.0, None)
     small /= small.max()  # a faint pen still ends at full white, as in MNIST
 
@@ -157,11 +155,8 @@ def to_mnist(image, *, ink: str | None = None) -> np.ndarray:
 
 
 def naive_resize(image) -> np.ndarray:
-    """The naive way, for contrast with :func:`to_mnist`: grey (alpha ignored), squeezed to 28x28.
-
-    Like ``np.asarray(Image.open(path).convert("L").resize((28, 28)))``: no inversion, no crop, no
-    centring, aspect ratio lost. Returns (28, 28) uint8.
-    """
+    """For contrast with :func:`to_mnist`: ``Image.open(path).convert("L").resize((28, 28))``, no
+    inversion, no crop, no centring, aspect ratio lost. Returns (28, 28) uint8."""
     a = _open(image)
     grey = a[:, :, :3] @ LUMA if a.ndim == 3 else a
     im = Image.fromarray(np.round(grey * 255).astype(np.uint8))
@@ -169,11 +164,8 @@ def naive_resize(image) -> np.ndarray:
 
 
 def example_digits() -> list[tuple[Path, int]]:
-    """``[(path, label), ...]`` of the images under ``assets/digits/``, sorted by file name.
-
-    Each file is named ``<label>_<description>.png`` (``assets/digits/README.md`` says how they
-    were made).
-    """
+    """``[(path, label), ...]`` of the example images ``assets/digits/<label>_<description>.png``
+    (``assets/digits/README.md`` says how they were made), sorted by file name."""
     folder = next((f for f in ASSETS if any(f.glob("*.png"))), None)
     if folder is None:
         raise FileNotFoundError(f"no example digits (*.png) in {' or '.join(map(str, ASSETS))}")
