@@ -3,22 +3,13 @@
 TensorFlow is imported when called: the NumPy notebook runs without it installed.
 """
 
-from __future__ import annotations
-
 import numpy as np
 
 __all__ = ["make_dataset"]
 
 
 def make_dataset(
-    x: np.ndarray,
-    y: np.ndarray,
-    *,
-    batch_size: int = 128,
-    shuffle: bool = False,
-    seed: int | None = None,
-    cache: bool = True,
-    drop_remainder: bool = False,
+    x, y, *, batch_size=128, shuffle=False, seed=None, cache=True, drop_remainder=False
 ):
     """Build ``normalise -> cache -> shuffle -> batch -> prefetch`` over ``(x, y)``.
 
