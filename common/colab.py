@@ -1,8 +1,6 @@
-"""Google Colab: the repository address (kept here only), the badges and the bootstrap cell.
-
-A fork changes ``REPO`` below and runs ``python -m common.colab``: that rewrites the "Open in Colab"
-badges (README and notebooks) and each notebook's first code cell, the bootstrap that installs this
-repository's package on Colab. ``tests/test_colab.py`` fails when they are out of sync.
+"""Google Colab: the repository address (kept here only), the "Open in Colab" badges and the bootstrap
+cell. A fork changes ``REPO`` and runs ``python -m common.colab`` to rewrite them in the READMEs and
+notebooks; ``tests/test_colab.py`` fails when they are out of sync.
 """
 
 from __future__ import annotations

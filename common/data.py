@@ -168,9 +168,7 @@ def read_idx(path: str | Path) -> np.ndarray:
             if len(dims) != head[3] or size > MAX_IDX_BYTES:
                 raise MnistDataError(f"{path}: header declares shape {dims}: not IDX data")
             body = f.read(size + 1)
-    except PermissionError:  # not a data problem: the caller skips this source
-        raise
-    except (OSError, EOFError, zlib.error) as e:  # gzip.BadGzipFile is an OSError
+    except (gzip.BadGzipFile, EOFError, zlib.error) as e:  # a PermissionError is no data problem
         raise MnistDataError(
             f"{path}: cannot read ({type(e).__name__}: {e}): corrupted file"
         ) from e
