@@ -2,9 +2,8 @@
 
 Sources, in order: for MNIST, ``data_dir`` or ``$MNIST_DATA_DIR``; the cache of an earlier download,
 or Keras's; a download (Keras's copy, the files tensorflow-datasets fetches, for MNIST then
-tensorflow-datasets itself), tried only when the host answers within 2 s; for MNIST only, loudly,
-a 5,000-digit sample. Everything is checked against the published SHA-256; a folder of another
-dataset is read with structural checks only, and says so.
+tensorflow-datasets itself) if the host answers within 2 s; for MNIST only, loudly, a 5,000-digit
+sample. Each is checked against the published SHA-256, or says that it was not.
 """
 
 from __future__ import annotations
@@ -40,14 +39,13 @@ IDX_FILES = {  # the standard IDX file names (without ".gz") of each array
 
 @dataclass(frozen=True)
 class Dataset:
-    """A published dataset: class names, downloads (a Keras ``.npz``, or base URLs of the four
-    ``.gz`` files), SHA-256 of each file, and the name of its copy in ``~/.keras/datasets``."""
+    """A published dataset and where to find it."""
 
     title: str
     class_names: tuple[str, ...]
-    urls: tuple[str, ...]
-    sha256: dict[str, str]
-    keras_cache: str | None = None
+    urls: tuple[str, ...]  # a Keras ".npz", or base URLs of the four ".gz" files
+    sha256: dict[str, str]  # of each file of IDX_FILES
+    keras_cache: str | None = None  # its name in ~/.keras/datasets
 
 
 _KERAS_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
@@ -110,20 +108,15 @@ class MnistSampleWarning(UserWarning):
 
 @dataclass(frozen=True)
 class DataSource:
-    """Where the arrays came from, so that every result can say so.
+    """Where the arrays came from, so that every result can say so."""
 
-    ``kind`` is "directory", "cache", "download", "tfds" or "sample"; ``location`` a URL or a
-    :func:`portable` path, never an absolute local one; ``verified`` is "sha256" (the published
-    checksums), "sha256-unordered" (MNIST in another order) or "structure" (IDX checks only).
-    """
-
-    kind: str
-    location: str
-    verified: str
+    kind: str  # "directory", "cache", "download", "tfds" or "sample"
+    location: str  # a URL or a portable() path, never an absolute local one
+    verified: str  # "sha256", "sha256-unordered" (MNIST in another order) or "structure"
     n_train: int
     n_test: int
     notes: tuple[str, ...] = ()
-    dataset: str = "mnist"
+    dataset: str = "mnist"  # the splits' .name
 
     @property
     def is_sample(self) -> bool:
@@ -133,10 +126,8 @@ class DataSource:
         return {**asdict(self), "notes": list(self.notes), "is_sample": self.is_sample}
 
     def __str__(self) -> str:
-        return (
-            f"{self.dataset} from {self.kind} ({self.location}): {self.n_train:,} train / "
-            f"{self.n_test:,} test, verified: {self.verified}"
-        )
+        where = f"{self.dataset} from {self.kind} ({self.location})"
+        return f"{where}: {self.n_train:,} train / {self.n_test:,} test, verified: {self.verified}"
 
 
 class MnistSplits(tuple):
@@ -194,8 +185,7 @@ def unordered_fingerprint(x: np.ndarray, y: np.ndarray) -> str:
 
 
 def _load(path: Path, kind: str, expect=None, location=None, verify=True) -> MnistSplits:
-    """Read a folder (or Keras's ``.npz``), check its structure and name the dataset it holds by
-    its checksums; with ``expect``, anything but that dataset is refused."""
+    """Read a folder (or Keras's ``.npz``), check it and identify it; ``expect`` refuses others."""
     npz = path if path.suffix == ".npz" else path / "mnist.npz"
     if npz.is_file() and not any(path.glob("*-ubyte*")):
         try:
@@ -284,8 +274,7 @@ def default_cache_dir() -> Path:
 
 
 def _atomic_write(path: Path, write) -> None:
-    """``write(file)`` into ``path`` by :func:`common.results.atomic_write` (nothing is left behind
-    when it fails), after removing the ``.part`` files that killed runs left."""
+    """``write(file)`` into ``path`` all at once, after removing ``.part`` files of killed runs."""
     for old in path.parent.glob("*.part"):
         with suppress(OSError):  # removed by another process meanwhile, or not ours to remove
             if time.time() - old.stat().st_mtime > STALE_PART_S:

@@ -11,14 +11,10 @@ __all__ = ["make_dataset"]
 def make_dataset(
     x, y, *, batch_size=128, shuffle=False, seed=None, cache=True, drop_remainder=False
 ):
-    """Build ``normalise -> cache -> shuffle -> batch -> prefetch`` over ``(x, y)``.
-
-    ``x``: uint8 images (N, 28, 28), (N, 28, 28, 1) or (N, 784); ``y``: integer labels (N,).
-    ``shuffle`` reshuffles every epoch (for training data), in an order fixed by ``seed``;
-    ``cache`` keeps the normalised images in memory after the first pass. Yields batches of
-    ``(float32 images in [0, 1] of shape (28, 28, 1), int64 labels)``, as
-    ``tfds.load('mnist', as_supervised=True)`` plus the original ``map`` gave them.
-    """
+    """``normalise -> cache -> shuffle -> batch -> prefetch`` over uint8 images (N, 28, 28[, 1]) or
+    (N, 784) and integer labels: batches of float32 (28, 28, 1) images in [0, 1] and int64 labels,
+    as ``tfds.load('mnist', as_supervised=True)`` and the original ``map`` gave them. ``shuffle``
+    reshuffles every epoch (for training data), in an order fixed by ``seed``."""
     import tensorflow as tf
 
     x = np.reshape(x, (len(x), 28, 28, 1))  # also accepts (N, 28, 28) and flat (N, 784) images
