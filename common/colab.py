@@ -1,8 +1,6 @@
-"""Google Colab: the repository address (kept here only), the badges and the bootstrap cell.
-
-A fork changes ``REPO`` below and runs ``python -m common.colab``: that rewrites the "Open in Colab"
-badges (README and notebooks) and each notebook's first code cell, the bootstrap that installs this
-repository's package on Colab. ``tests/test_colab.py`` fails when they are out of sync.
+"""Google Colab: the repository address (kept here only), the "Open in Colab" badges and the bootstrap
+cell. A fork changes ``REPO`` and runs ``python -m common.colab`` to rewrite them in the READMEs and
+notebooks; ``tests/test_colab.py`` fails when they are out of sync.
 """
 
 from __future__ import annotations
@@ -61,10 +59,8 @@ def _sync_notebook(path: Path, notebook: str, extras: str, repo: str) -> bool:
     tags = cell["metadata"].setdefault("tags", [])
     tags += [] if BOOTSTRAP_TAG in tags else [BOOTSTRAP_TAG]
     text, new_badge = "".join(first_md["source"]), badge(notebook, repo)
-    if _badge_re().search(text):
-        first_md["source"] = _badge_re().sub(new_badge, text).splitlines(keepends=True)
-    else:
-        first_md["source"] = f"{new_badge}\n\n{text}".splitlines(keepends=True)
+    text, found = _badge_re().subn(new_badge, text)
+    first_md["source"] = (text if found else f"{new_badge}\n\n{text}").splitlines(keepends=True)
     if json.dumps([cell, first_md]) == before:
         return False
     text = json.dumps(nb, indent=1, sort_keys=True, ensure_ascii=False)
@@ -80,8 +76,7 @@ def sync(root: Path, repo: str = REPO) -> list[Path]:
         if path.is_file() and _sync_notebook(path, rel, extras, repo):
             changed.append(path)
     for readme in sorted(root.glob("README*.md")):
-        text = readme.read_text(encoding="utf-8")
-        new = text
+        new = text = readme.read_text(encoding="utf-8")
         for rel in NOTEBOOKS:
             new = _badge_re(rel).sub(badge(rel, repo), new)
         if new != text:

@@ -1,10 +1,9 @@
 """Any image of a digit -> a 28x28 MNIST-format image, by MNIST's own recipe.
 
-MNIST's digits are white ink on black, size-normalised so the longer side of the ink fits 20 pixels
-(aspect ratio kept, anti-aliased) and placed in a 28x28 field with their centre of mass at the
-centre (pixel 14, 14). A network trained on MNIST has only ever seen that, so a photo or drawing
-must be brought to the same form: :func:`to_mnist` does it. :func:`naive_resize` is the squeeze a
-newcomer writes first (grey, resize to 28x28); it is here to show why that fails.
+MNIST's digits are white ink on black, scaled so the ink's longer side fits 20 pixels (aspect ratio
+kept, anti-aliased) and placed in a 28x28 field with their centre of mass at pixel (14, 14). A
+network trained on MNIST has only seen that: :func:`to_mnist` brings a photo or drawing to the same
+form. :func:`naive_resize` is the squeeze a newcomer writes first, kept to show why it fails.
 """
 
 from __future__ import annotations
@@ -21,11 +20,11 @@ from scipy import ndimage
 __all__ = ["to_mnist", "naive_resize", "example_digits"]
 
 MAX_PIXELS = 40_000_000  # a 12-megapixel phone photo is fine; a decompression bomb is not
-MAX_FILE_BYTES = 50_000_000
 MIN_SIDE = 8  # a digit needs a few pixels to be a digit
 BOX, FIELD, CENTRE = 20, 28, 14.0  # MNIST: ink fits 20x20, field 28x28, centre of mass at (14, 14)
 TYPICAL, THIN = 2.0, 1.25  # MNIST stroke widths in px: median and 5th percentile (test set)
 UP = 5  # strokes are measured and thickened at 5x MNIST's scale
+LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # RGB -> grey, as PIL's convert("L")
 ASSETS = (  # the repository's folder, then where pip installs it (pyproject.toml: data-files)
     Path(__file__).resolve().parent.parent / "assets" / "digits",
     *(Path(p) / "share" / "mnist-derin-ogrenme" / "digits" for p in (get_path("data"), USER_BASE)),
@@ -35,58 +34,43 @@ ASSETS = (  # the repository's folder, then where pip installs it (pyproject.tom
 def _open(image) -> np.ndarray:
     """Path, bytes, PIL image or array -> float array (H, W) or (H, W, C) in [0, 1], validated."""
     if isinstance(image, (str, Path)):
-        path = Path(image).expanduser()
-        if not path.is_file():
-            raise ValueError(f"no such image file: {path}")
-        if path.stat().st_size > MAX_FILE_BYTES:
-            raise ValueError(f"{path.name} is larger than {MAX_FILE_BYTES // 1_000_000} MB")
-        image = path.read_bytes()
-    if isinstance(image, (bytes, bytearray)):
-        try:
-            with Image.open(io.BytesIO(image)) as im:
-                if im.width * im.height > MAX_PIXELS:
-                    raise ValueError(f"image of {im.width}x{im.height} pixels is too large")
-                image = im.copy()
-        except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as e:
-            raise ValueError(f"not a readable image file ({type(e).__name__}: {e})") from None
-    if isinstance(image, Image.Image):
-        if image.width * image.height > MAX_PIXELS:
-            raise ValueError(f"image of {image.width}x{image.height} pixels is too large")
-        mode = "RGBA" if "A" in image.getbands() or "transparency" in image.info else "RGB"
-        image = np.asarray(image.convert("L" if image.mode in ("1", "L", "I", "F") else mode))
+        image = Path(image).expanduser()
+        if not image.is_file():
+            raise ValueError(f"no such image file: {image}")
+    try:
+        if isinstance(image, (bytes, bytearray)):
+            image = io.BytesIO(image)
+        if isinstance(image, (Path, io.BytesIO)):
+            image = Image.open(image)  # reads the header only: the pixels are decoded on demand
+        if isinstance(image, Image.Image):
+            if image.width * image.height > MAX_PIXELS:  # checked before decoding the pixels
+                raise ValueError(f"image of {image.width}x{image.height} pixels is too large")
+            mode = "RGBA" if "A" in image.getbands() or "transparency" in image.info else "RGB"
+            image = np.asarray(image.convert("L" if image.mode in ("1", "L", "I", "F") else mode))
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as e:
+        raise ValueError(f"not a readable image file ({type(e).__name__}: {e})") from None
     a = np.asarray(image)
-    if a.dtype == object or not (np.issubdtype(a.dtype, np.number) or a.dtype == bool):
+    if not (np.issubdtype(a.dtype, np.number) or a.dtype == bool):
         raise ValueError(f"expected an image, got an array of {a.dtype}")
-    if a.ndim == 3 and a.shape[2] == 1:
-        a = a[:, :, 0]
+    a = a[:, :, 0] if a.ndim == 3 and a.shape[2] == 1 else a
     if not (a.ndim == 2 or (a.ndim == 3 and a.shape[2] in (3, 4))):
-        raise ValueError(
-            f"expected a grey (H, W), RGB or RGBA (H, W, 3|4) image, got shape {a.shape}"
-        )
+        raise ValueError(f"expected a grey, RGB or RGBA image (H, W[, 3|4]), got shape {a.shape}")
     if a.shape[0] * a.shape[1] > MAX_PIXELS:
         raise ValueError(f"image of {a.shape[1]}x{a.shape[0]} pixels is too large")
     if min(a.shape[:2]) < MIN_SIDE:
-        raise ValueError(
-            f"image of {a.shape[1]}x{a.shape[0]} pixels is too small (< {MIN_SIDE} px)"
-        )
+        raise ValueError(f"image of {a.shape[1]}x{a.shape[0]} pixels is too small (< {MIN_SIDE})")
     a = a.astype(np.float32)
     if not np.isfinite(a).all():
         raise ValueError("image contains NaN or infinite values")
-    if a.max() > 1.0:  # uint8-style 0..255 values; floats and bools are taken as 0..1
-        if a.min() < 0 or a.max() > 255:
-            raise ValueError(f"pixel values must lie in 0..255 or 0..1, got {a.min()}..{a.max()}")
-        a /= 255.0
-    elif a.min() < 0:
+    if a.min() < 0 or a.max() > 255:
         raise ValueError(f"pixel values must lie in 0..255 or 0..1, got {a.min()}..{a.max()}")
-    return a
+    return a / 255.0 if a.max() > 1.0 else a  # floats and bools are taken as 0..1
 
 
 def _grey(a: np.ndarray) -> np.ndarray:
     """Luminance in [0, 1]; a transparent background becomes paper (the opposite of the strokes)."""
-    if a.ndim == 2:
-        return a
-    grey = a[:, :, :3] @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
-    if a.shape[2] == 4 and a[:, :, 3].min() < 0.99:
+    grey = a[:, :, :3] @ LUMA if a.ndim == 3 else a
+    if a.ndim == 3 and a.shape[2] == 4 and a[:, :, 3].min() < 0.99:
         alpha = a[:, :, 3]
         opaque = alpha > 0.5
         stroke = grey[opaque].mean() if opaque.any() else 0.0
@@ -101,37 +85,19 @@ def _resize(a: np.ndarray, scale: float) -> np.ndarray:
     return np.asarray(Image.fromarray(a.astype(np.float32), mode="F").resize(size, Image.LANCZOS))
 
 
-def _stroke_width(a: np.ndarray) -> float:
-    """Typical stroke width in pixels: twice the 90th percentile of the distance to the paper."""
-    ink = np.pad(a > 0.5 * a.max(), 1)  # paper all around
-    return 2 * float(np.percentile(ndimage.distance_transform_edt(ink)[ink], 90)) - 1
-
-
 def to_mnist(image, *, ink: str | None = None) -> np.ndarray:
-    """Bring an image of one digit into MNIST's format.
+    """One digit's image -> (28, 28) uint8 in MNIST's format; ``ValueError`` if it has no ink.
 
-    Parameters
-    ----------
-    image : path, bytes of an image file, PIL image, or array (H, W), (H, W, 3) or (H, W, 4)
-        with values in 0..255 (or floats in 0..1). Transparent pixels count as paper.
-    ink : "dark" (dark ink on light paper, e.g. a pen drawing), "light" (light ink on dark, as
-        MNIST), or None to decide from the border of the image, which is taken to be paper.
-
-    Returns
-    -------
-    np.ndarray
-        (28, 28) uint8, white ink on black, the ink's longer side 20 px, centre of mass at (14, 14).
-
-    Raises
-    ------
-    ValueError
-        Not an image, too small or too large, or no ink to be found (a blank canvas).
+    ``image``: a path, the bytes of an image file, a PIL image, or an array (H, W), (H, W, 3) or
+    (H, W, 4) in 0..255 (or floats in 0..1); transparent pixels count as paper. ``ink``: "dark" (on
+    light paper, e.g. a pen drawing), "light" (on dark, as MNIST), or None to decide from the
+    border of the image, which is taken to be paper.
     """
     if ink not in (None, "dark", "light"):
         raise ValueError(f'ink must be "dark", "light" or None (automatic), got {ink!r}')
     grey = _grey(_open(image))
-    border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
     if ink is None:
+        border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
         ink = "dark" if np.median(border) > 0.5 else "light"
     v = 1.0 - grey if ink == "dark" else grey  # now ink is bright, paper dark: MNIST's convention
 
@@ -147,23 +113,20 @@ def to_mnist(image, *, ink: str | None = None) -> np.ndarray:
 
     # 2. Crop to the ink, ignoring specks (components much smaller than the largest stroke).
     labels, n = ndimage.label(strength > 0.35)
-    if n == 0:
-        raise ValueError(
-            "no ink found: the image looks blank (no stroke stands out from the paper)"
-        )
-    sizes = ndimage.sum(np.ones_like(strength), labels, index=np.arange(1, n + 1))
-    keep = np.isin(labels, 1 + np.flatnonzero(sizes >= max(3, 0.05 * sizes.max())))
+    sizes = np.bincount(labels.ravel())[1:]
+    keep = np.isin(labels, 1 + np.flatnonzero(sizes >= max(3, 0.05 * sizes.max(initial=0))))
     if not keep.any():
-        raise ValueError("no ink found: only isolated specks, no stroke")
+        raise ValueError("no ink found: no stroke stands out from the paper, at most specks")
     near = ndimage.binary_dilation(keep, iterations=2)  # keep the anti-aliased edges of strokes
     strength = np.where(near, strength, 0.0)
-    rows, cols = np.flatnonzero(keep.any(1)), np.flatnonzero(keep.any(0))
-    crop = strength[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    crop = strength[ndimage.find_objects(keep.astype(int))[0]]  # the box around the ink
 
     # 3. Scale the longer side to 20 px, keeping the aspect ratio (Lanczos anti-aliases). Strokes
     #    much thinner than MNIST's (a fine pen on a big canvas) are first thickened to its usual width.
     work = _resize(crop, UP * BOX / max(crop.shape))  # the ink at 5x MNIST's scale
-    width = _stroke_width(work)
+    # Stroke width: twice the 90th percentile of the ink's distance to the paper, less one pixel.
+    mask = np.pad(work > 0.5 * work.max(), 1)  # paper all around
+    width = 2 * float(np.percentile(ndimage.distance_transform_edt(mask)[mask], 90)) - 1
     if width >= UP * THIN:
         work = crop  # MNIST-like strokes: one resize from the original, as sharp as it gets
     else:
@@ -171,46 +134,32 @@ def to_mnist(image, *, ink: str | None = None) -> np.ndarray:
         r = np.arange(-int(radius), int(radius) + 1)
         disk = (r[:, None] ** 2 + r[None, :] ** 2) <= radius**2
         work = ndimage.grey_dilation(np.pad(work, len(r)), footprint=disk)
-        rows, cols = np.flatnonzero(work.max(1) > 0.01), np.flatnonzero(work.max(0) > 0.01)
-        work = work[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]  # the thicker ink's new box
+        work = work[ndimage.find_objects((work > 0.01).astype(int))[0]]  # the thicker ink's box
     small = np.clip(_resize(work, BOX / max(work.shape)), 0.0, None)
     small /= small.max()  # a faint pen still ends at full white, as in MNIST
 
     # 4. Place in 28x28 so the centre of mass lands on (14, 14), without cutting any ink off.
-    cy, cx = ndimage.center_of_mass(small)
-    (h, w), clip = small.shape, lambda c, size: int(np.clip(round(CENTRE - c), 0, FIELD - size))
-    top_, left = clip(cy, h), clip(cx, w)
+    (cy, cx), (h, w) = ndimage.center_of_mass(small), small.shape
+    top = int(np.clip(round(CENTRE - cy), 0, FIELD - h))
+    left = int(np.clip(round(CENTRE - cx), 0, FIELD - w))
     out = np.zeros((FIELD, FIELD), np.float32)
-    out[top_ : top_ + h, left : left + w] = small
+    out[top : top + h, left : left + w] = small
     return np.round(out * 255).astype(np.uint8)
 
 
 def naive_resize(image) -> np.ndarray:
-    """The naive way: grey, squeezed to 28x28, nothing else (for contrast with :func:`to_mnist`).
-
-    Equivalent to ``np.asarray(Image.open(path).convert("L").resize((28, 28)))``: no inversion, no
-    crop, no centring, aspect ratio lost. Returns (28, 28) uint8.
-    """
-    grey = _open(image)
-    grey = (
-        grey[:, :, :3] @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
-        if grey.ndim == 3
-        else grey
-    )
-    im = Image.fromarray(np.round(grey * 255).astype(np.uint8)).resize(
-        (FIELD, FIELD), Image.BILINEAR
-    )
-    return np.asarray(im)
+    """For contrast with :func:`to_mnist`: ``Image.open(path).convert("L").resize((28, 28))``, no
+    inversion, no crop, no centring, aspect ratio lost. Returns (28, 28) uint8."""
+    a = _open(image)
+    grey = a[:, :, :3] @ LUMA if a.ndim == 3 else a
+    im = Image.fromarray(np.round(grey * 255).astype(np.uint8))
+    return np.asarray(im.resize((FIELD, FIELD), Image.BILINEAR))
 
 
 def example_digits() -> list[tuple[Path, int]]:
-    """The example images committed under ``assets/digits/``, with their true labels.
-
-    Each file is named ``<label>_<description>.png``; see ``assets/digits/README.md`` for how they
-    were made. Returns ``[(path, label), ...]`` sorted by file name.
-    """
+    """``[(path, label), ...]`` of the example images ``assets/digits/<label>_<description>.png``
+    (``assets/digits/README.md`` says how they were made), sorted by file name."""
     folder = next((f for f in ASSETS if any(f.glob("*.png"))), None)
     if folder is None:
         raise FileNotFoundError(f"no example digits (*.png) in {' or '.join(map(str, ASSETS))}")
-    files = sorted(folder.glob("*.png"))
-    return [(p, int(p.name.split("_")[0])) for p in files]
+    return [(p, int(p.name.split("_")[0])) for p in sorted(folder.glob("*.png"))]

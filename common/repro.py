@@ -8,6 +8,7 @@ import platform
 import random
 import sys
 import time
+from contextlib import suppress
 from pathlib import Path
 
 import numpy as np
@@ -15,26 +16,14 @@ import numpy as np
 __all__ = ["Timer", "library_versions", "machine_info", "set_seed"]
 
 _PACKAGES = (
-    "numpy",
-    "scikit-learn",
-    "scipy",
-    "pandas",
-    "matplotlib",
-    "seaborn",
-    "threadpoolctl",
-    "tensorflow",
-    "keras",
-    "tensorflow-datasets",
-    "keras-tuner",
-    "mlxtend",
-)
+    "numpy scikit-learn scipy pandas matplotlib seaborn threadpoolctl tensorflow keras "
+    "tensorflow-datasets keras-tuner mlxtend"
+).split()
 
 
 def set_seed(seed: int) -> None:
-    """Seed Python's ``random``, NumPy's global generator and, if already imported, TensorFlow/Keras.
-
-    TensorFlow is not imported here: the NumPy notebook must run without it.
-    """
+    """Seed Python's ``random``, NumPy's global generator and, if already imported, TensorFlow/Keras
+    (not imported here: the NumPy notebook must run without it)."""
     if not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     os.environ["PYTHONHASHSEED"] = str(seed)
@@ -50,23 +39,18 @@ def library_versions() -> dict[str, str]:
     """Python and the installed versions of the libraries this project uses (absent ones skipped)."""
     versions = {"python": platform.python_version()}
     for name in _PACKAGES:
-        try:
+        with suppress(importlib.metadata.PackageNotFoundError):  # not installed: skipped
             versions[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            pass
     return versions
 
 
 def machine_info() -> dict[str, object]:
-    """Operating system, processor (its model name on Linux) and core count: where a timing was
-    measured."""
+    """Where a timing was measured: operating system, processor (model name on Linux), cores."""
     processor = platform.processor() or platform.machine()
-    try:
+    with suppress(OSError):  # /proc/cpuinfo: Linux only
         cpuinfo = Path("/proc/cpuinfo").read_text().splitlines()
         names = [line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")]
         processor = names[0] if names else processor
-    except OSError:  # not Linux
-        pass
     return {
         "platform": platform.platform(),
         "machine": platform.machine(),
@@ -79,8 +63,7 @@ class Timer:
     """Wall-clock timer: ``with Timer() as t: ...`` then ``t.seconds``."""
 
     def __enter__(self) -> Timer:
-        self.start = time.perf_counter()
-        self.seconds = float("nan")
+        self.start, self.seconds = time.perf_counter(), float("nan")
         return self
 
     def __exit__(self, *exc) -> None:

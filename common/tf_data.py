@@ -1,10 +1,7 @@
 """The tf.data input pipeline of the original Keras notebook, built from NumPy arrays.
 
-TensorFlow is imported inside the function, so importing ``common`` never needs it (the NumPy
-notebook runs without TensorFlow installed).
+TensorFlow is imported when called: the NumPy notebook runs without it installed.
 """
-
-from __future__ import annotations
 
 import numpy as np
 
@@ -12,33 +9,12 @@ __all__ = ["make_dataset"]
 
 
 def make_dataset(
-    x: np.ndarray,
-    y: np.ndarray,
-    *,
-    batch_size: int = 128,
-    shuffle: bool = False,
-    seed: int | None = None,
-    cache: bool = True,
-    drop_remainder: bool = False,
+    x, y, *, batch_size=128, shuffle=False, seed=None, cache=True, drop_remainder=False
 ):
-    """Build ``normalise -> cache -> shuffle -> batch -> prefetch`` over ``(x, y)``.
-
-    Parameters
-    ----------
-    x : uint8 images, shape (N, 28, 28), (N, 28, 28, 1) or (N, 784)
-    y : integer labels, shape (N,)
-    batch_size : examples per batch
-    shuffle : reshuffle every epoch (training data); keep False for validation and test
-    seed : shuffle seed, for a repeatable order
-    cache : keep the normalised images in memory after the first pass
-    drop_remainder : drop the last incomplete batch
-
-    Returns
-    -------
-    tf.data.Dataset
-        Batches of ``(float32 images in [0, 1] of shape (28, 28, 1), int64 labels)``, as
-        ``tfds.load('mnist', as_supervised=True)`` plus the original ``map`` gave them.
-    """
+    """``normalise -> cache -> shuffle -> batch -> prefetch`` over uint8 images (N, 28, 28[, 1]) or
+    (N, 784) and integer labels: batches of float32 (28, 28, 1) images in [0, 1] and int64 labels,
+    as ``tfds.load('mnist', as_supervised=True)`` and the original ``map`` gave them. ``shuffle``
+    reshuffles every epoch (for training data), in an order fixed by ``seed``."""
     import tensorflow as tf
 
     x = np.reshape(x, (len(x), 28, 28, 1))  # also accepts (N, 28, 28) and flat (N, 784) images
