@@ -54,13 +54,11 @@ def results_dir(dataset: str = "mnist", mode: str = "full") -> Path:
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[Path], object]) -> Path:
-    """Create ``path`` all at once: ``write(tmp)`` creates a file at the temporary path ``tmp``
-    beside it, which is then renamed into place. If ``write`` fails, nothing is left behind and
-    ``path`` is untouched.
+    """Create ``path`` all at once: ``write(tmp)`` writes a temporary file beside it, which is
+    then renamed into place; if ``write`` fails, nothing is left behind and ``path`` is untouched.
 
-    ``tmp`` is unique per call, so two processes writing one file never share it; it ends in
-    ``.part`` (mind writers such as ``np.savez`` that append their own suffix to a path: give them
-    an open file, ``open(tmp, "wb")``).
+    ``tmp`` is unique per call (two processes never share it) and ends in ``.part``: give writers
+    that append their own suffix, such as ``np.savez``, an open file (``open(tmp, "wb")``).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -103,22 +101,13 @@ def save_results(
     timings: Mapping[str, float] | None = None,
     config: Mapping | None = None,
 ) -> Path:
-    """Write ``results_dir(dataset, mode)/<name>.json``: the metrics and what is needed to trust them.
+    """Write ``results_dir(dataset, mode)/<name>.json`` atomically and return its path: the
+    metrics with what is needed to trust them (data source, seeds, timings in seconds, config,
+    library versions, machine, time).
 
-    Parameters
-    ----------
-    name : file stem, e.g. ``"numpy_mlp"``
-    metrics : the numbers. By convention ``metrics["tables"]`` maps a table title to a list of row
-        dicts (same keys in every row); :func:`write_results_md` renders those as Markdown tables.
-    dataset, mode : which folder (see :func:`results_dir`)
-    data_source : a :class:`common.data.DataSource` (or its dict): which data produced the numbers
-    seeds : the seeds of the runs
-    timings : wall times in seconds
-    config : hyperparameters
-
-    Returns
-    -------
-    Path of the written file (written atomically).
+    By convention ``metrics["tables"]`` maps a table title to a list of row dicts (same keys in
+    every row), which :func:`write_results_md` and :func:`fill_markdown` render as Markdown.
+    ``data_source`` is a :class:`common.data.DataSource` (or its dict).
     """
     if not name or Path(name).name != name or name.startswith("."):
         raise ValueError(f"name must be a plain file stem, got {name!r}")
@@ -136,8 +125,7 @@ def save_results(
         "metrics": metrics,
     }
     text = json.dumps(_jsonable(record), indent=2, allow_nan=False) + "\n"
-    path = results_dir(dataset, mode) / f"{name}.json"
-    return _write_text(path, text)
+    return _write_text(results_dir(dataset, mode) / f"{name}.json", text)
 
 
 def load_results(name: str, *, dataset: str = "mnist", mode: str = "full") -> dict:
@@ -155,28 +143,9 @@ def markdown_table(rows: Sequence[Mapping]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _describe(record: Mapping) -> list[str]:
-    """The bullet lines that say where one results file's numbers come from."""
-    src = record.get("data_source") or {}
-    machine = record.get("machine") or {}
-    versions = ", ".join(f"{k} {v}" for k, v in (record.get("versions") or {}).items())
-    mode = record.get("mode") or (record.get("config") or {}).get("mode", "?")
-    lines = [
-        f"- data: {src.get('kind', '?')} `{src.get('location', '?')}` ({src.get('n_train', '?')} "
-        f"train / {src.get('n_test', '?')} test, verified: {src.get('verified', '?')})"
-    ]
-    if src.get("is_sample"):
-        lines.append("- **WARNING: offline 5,000-digit sample, not full MNIST**")
-    lines += [
-        f"- seeds: {record.get('seeds')}; mode: {mode}",
-        f"- machine: {machine.get('processor', '?')}, {machine.get('cpu_count', '?')} cores; {versions}",
-        f"- run on {record.get('created', '?')}\n",
-    ]
-    return lines
-
-
 def write_results_md(directory: Path | None = None) -> Path:
-    """Rebuild ``RESULTS.md`` in ``directory`` (default :func:`results_dir`) from its JSON files."""
+    """Rebuild ``RESULTS.md`` in ``directory`` (default :func:`results_dir`) from its JSON files:
+    for each, where its numbers come from, its timings and its tables."""
     directory = Path(directory) if directory is not None else results_dir()
     parts = [
         "# Results\n",
@@ -184,11 +153,27 @@ def write_results_md(directory: Path | None = None) -> Path:
     ]
     for path in sorted(directory.glob("*.json")):
         record = json.loads(path.read_text(encoding="utf-8"))
-        parts += [f"## {record.get('name', path.stem)}\n", *_describe(record)]
+        src = record.get("data_source") or {}
+        machine = record.get("machine") or {}
+        versions = ", ".join(f"{k} {v}" for k, v in (record.get("versions") or {}).items())
+        mode = record.get("mode") or (record.get("config") or {}).get("mode", "?")
+        parts += [
+            f"## {record.get('name', path.stem)}\n",
+            f"- data: {src.get('kind', '?')} `{src.get('location', '?')}` ({src.get('n_train', '?')} "
+            f"train / {src.get('n_test', '?')} test, verified: {src.get('verified', '?')})",
+        ]
+        if src.get("is_sample"):
+            parts.append("- **WARNING: offline 5,000-digit sample, not full MNIST**")
+        parts += [
+            f"- seeds: {record.get('seeds')}; mode: {mode}",
+            f"- machine: {machine.get('processor', '?')}, {machine.get('cpu_count', '?')} cores; {versions}",
+            f"- run on {record.get('created', '?')}\n",
+        ]
         timings = record.get("timings_s") or {}
         if timings:
-            rows = [{"timing": k, "seconds": f"{v:.1f}"} for k, v in timings.items()]
-            parts.append(markdown_table(rows))
+            parts.append(
+                markdown_table([{"timing": k, "seconds": f"{v:.1f}"} for k, v in timings.items()])
+            )
         for title, rows in ((record.get("metrics") or {}).get("tables") or {}).items():
             parts += [f"### {title}\n", markdown_table(rows)]
     return _write_text(directory / "RESULTS.md", "\n".join(parts))
@@ -201,12 +186,10 @@ _BLOCK = re.compile(
 
 
 def fill_markdown(path: Path, directory: Path | None = None) -> bool:
-    """Refill each ``<!-- results: STEM / TITLE -->`` ... ``<!-- /results -->`` block of a Markdown file.
-
-    The block receives table ``TITLE`` of ``STEM.json`` in ``directory`` (default
-    :func:`results_dir`), so the README quotes the numbers a run produced, never typed ones.
-    A block whose JSON or table does not exist raises ``KeyError`` naming it. Returns True if
-    the file changed.
+    """Refill each ``<!-- results: STEM / TITLE -->`` ... ``<!-- /results -->`` block of a Markdown
+    file with table ``TITLE`` of ``STEM.json`` in ``directory`` (default :func:`results_dir`), so
+    the README quotes the numbers a run produced. Returns True if the file changed; a missing JSON
+    or table raises ``KeyError`` naming it.
     """
     directory = Path(directory) if directory is not None else results_dir()
     text = Path(path).read_text(encoding="utf-8")
