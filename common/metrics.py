@@ -1,17 +1,16 @@
 """Classification metrics shared by both notebooks (scikit-learn and scipy do the computing).
 
-Each public function checks its inputs once and raises ``ValueError`` naming the problem.
+Each public function checks its inputs once, raising ``ValueError`` naming the problem. Labels
+are integers (or strings); a float array is refused, as it is usually class probabilities (take
+``argmax`` first). ``labels`` (default ``range(10)``, the digits) lists the classes; every label
+in the inputs must be one of them.
 
-- Labels are integers (or strings); a float array is refused, since it is usually class
-  probabilities (take ``argmax`` first). ``labels`` (default ``range(10)``, the digits) lists
-  the classes; every label in the inputs must be one of them.
-- A ratio whose denominator is 0 (the precision of a class never predicted, the recall of a
-  class absent from ``y_true``) counts as 0, and macro averages are the plain mean over *all*
-  ``labels``: a class absent from the data pulls them down. This is scikit-learn's
-  ``precision_recall_fscore_support(..., labels=labels, average="macro", zero_division=0)``.
-  scikit-learn's default (``labels=None``) averages only over the classes that occur, and
-  ``zero_division=np.nan`` leaves undefined ratios out: on data missing some classes both give
-  higher macro scores than this module.
+A ratio whose denominator is 0 (the precision of a class never predicted, the recall of a class
+absent from ``y_true``) counts as 0, and macro averages are the plain mean over *all* ``labels``:
+a class absent from the data pulls them down. This is scikit-learn's
+``precision_recall_fscore_support(..., labels=labels, average="macro", zero_division=0)``; its
+default (``labels=None``) averages only over the classes that occur, and ``zero_division=np.nan``
+leaves undefined ratios out: on data missing some classes both give higher macro scores.
 """
 
 from __future__ import annotations
@@ -67,29 +66,20 @@ def accuracy(y_true: ArrayLike, y_pred: ArrayLike) -> float:
 def per_class_metrics(
     y_true: ArrayLike, y_pred: ArrayLike, labels: Iterable = DIGITS
 ) -> pd.DataFrame:
-    """Precision, recall, F1 and support of each class, one row per class in ``labels`` order.
-
-    Returns a DataFrame indexed by ``class`` with columns ``precision``, ``recall``, ``f1``
-    (float; 0/0 counts as 0) and ``support`` (int).
-    """
+    """Precision, recall, F1 (0/0 counts as 0) and support of each class: a DataFrame with one
+    row per class, indexed by ``class`` in the order of ``labels``."""
     t, p, lab = _check(labels, y_true=y_true, y_pred=y_pred)
-    precision, recall, f1, support = skm.precision_recall_fscore_support(
-        t, p, labels=lab, zero_division=0
-    )
-    columns = {"precision": precision, "recall": recall, "f1": f1, "support": support}
+    scores = skm.precision_recall_fscore_support(t, p, labels=lab, zero_division=0)
+    columns = dict(zip(["precision", "recall", "f1", "support"], scores, strict=True))
     return pd.DataFrame(columns, index=pd.Index(lab, name="class"))
 
 
 def classification_summary(
     y_true: ArrayLike, y_pred: ArrayLike, labels: Iterable = DIGITS
 ) -> dict[str, Any]:
-    """JSON-able summary (built-in types only) of :func:`per_class_metrics` and the accuracy.
-
-    Keys: ``accuracy``, ``macro_precision``, ``macro_recall``, ``macro_f1`` (unweighted means
-    over all ``labels``: each class counts the same, an absent class as 0), ``per_class``
-    (``{"precision": [...], "recall": [...], "f1": [...], "support": [...]}``), ``labels``
-    and ``n_samples``.
-    """
+    """JSON-able dict: ``accuracy``; ``macro_precision``, ``macro_recall``, ``macro_f1`` (plain
+    means over all ``labels``, whatever their support); ``per_class`` (``{"precision": [...],
+    "recall": ..., "f1": ..., "support": ...}``), ``labels`` and ``n_samples``."""
     df = per_class_metrics(y_true, y_pred, labels)
     scores = ["precision", "recall", "f1"]
     return {
@@ -104,11 +94,9 @@ def classification_summary(
 def confusion_matrix(
     y_true: ArrayLike, y_pred: ArrayLike, labels: Iterable = DIGITS, normalize: str | None = None
 ) -> np.ndarray:
-    """Confusion matrix, rows = true class, columns = predicted class (scikit-learn).
-
-    ``normalize``: None (counts), "true" (rows sum to 1: the diagonal is the per-class recall;
-    rows of absent classes stay 0), "pred" (columns) or "all".
-    """
+    """Confusion matrix, rows = true class, columns = predicted class. ``normalize``: None
+    (counts), "true" (rows sum to 1: the diagonal is the recall; absent classes' rows stay 0),
+    "pred" (columns) or "all"."""
     t, p, lab = _check(labels, y_true=y_true, y_pred=y_pred)
     return skm.confusion_matrix(t, p, labels=lab, normalize=normalize)
 
@@ -132,8 +120,7 @@ def mcnemar_test(
     under the null hypothesis each is equally likely. With ``n01 + n10 < 25`` the p-value is
     the exact two-sided binomial test (p = 0.5; 1.0 when there is no discordant pair);
     otherwise the chi-squared test with 1 degree of freedom of Edwards' continuity-corrected
-    statistic ``(|n01 - n10| - 1)**2 / (n01 + n10)``. The predictions are labels, not
-    probabilities.
+    statistic ``(|n01 - n10| - 1)**2 / (n01 + n10)``. Predictions are labels, not probabilities.
     """
     t, a, b, _ = _check(labels, y_true=y_true, pred_a=pred_a, pred_b=pred_b)
     n01 = int(np.sum((a != t) & (b == t)))
@@ -161,7 +148,6 @@ def mean_std(values: ArrayLike) -> tuple[float, float]:
 
 
 def format_mean_std(values: ArrayLike, scale: float = 100.0, digits: int = 2) -> str:
-    """``"mean ± std"`` of :func:`mean_std` times ``scale`` (100: fractions to percent), e.g.
-    ``"98.52 ± 0.05"`` with ``digits`` decimals."""
+    """``"mean ± std"`` of :func:`mean_std` times ``scale``, e.g. ``"98.52 ± 0.05"`` for fractions."""
     mean, std = mean_std(values)
     return f"{mean * scale:.{digits}f} ± {std * scale:.{digits}f}"

@@ -139,9 +139,7 @@ def plot_learning_curves(
     return _finish(fig, title)
 
 
-def plot_confusion_matrix(
-    y_true: ArrayLike, y_pred: ArrayLike, class_names=None, title=None
-) -> Figure:
+def plot_confusion_matrix(y_true, y_pred, class_names=None, title=None) -> Figure:
     """Confusion matrix as two heatmaps, zero cells blank: counts on a log colour scale (rare
     confusions stand out next to the large diagonal) and row-normalised percentages (diagonal =
     recall) on a linear 0-100 % scale."""
@@ -167,9 +165,7 @@ def plot_confusion_matrix(
     return _finish(fig, title)
 
 
-def plot_per_class_metrics(
-    y_true: ArrayLike, y_pred: ArrayLike, class_names=None, title=None
-) -> Figure:
+def plot_per_class_metrics(y_true, y_pred, class_names=None, title=None) -> Figure:
     """Grouped bars of precision, recall and F1 for each class, on a zoomed axis ending at 1."""
     names = _names(class_names)
     table = _metrics.per_class_metrics(y_true, y_pred, labels=range(len(names)))
@@ -202,15 +198,7 @@ def _image_grid(images: ArrayLike, titles: Sequence[str], title: str | None, col
     return _finish(fig, title)
 
 
-def plot_misclassified(
-    images: ArrayLike,
-    y_true: ArrayLike,
-    y_pred: ArrayLike,
-    probs: ArrayLike,
-    n=25,
-    title=None,
-    class_names=None,
-) -> Figure:
+def plot_misclassified(images, y_true, y_pred, probs, n=25, title=None, class_names=None) -> Figure:
     """The ``n`` most confidently wrong predictions, titled ``"true 7 / pred 2 (0.93)"`` (0.93:
     the probability of the wrong class). ``images`` as in :func:`plot_digits`, labels (N,) and
     ``probs`` (N, n_classes) aligned."""
@@ -232,9 +220,7 @@ def plot_misclassified(
     return _image_grid(np.asarray(images)[order], titles, heading, color="firebrick")
 
 
-def plot_digits(
-    images: ArrayLike, labels: ArrayLike | None = None, n=25, title=None, class_names=None
-) -> Figure:
+def plot_digits(images, labels=None, n=25, title=None, class_names=None) -> Figure:
     """The first ``n`` images ((N, 28, 28), (N, 28, 28, 1) or (N, 784)) in a grid of at most 10
     columns, titled with their labels (as ``class_names``) if given."""
     names = _names(class_names)
@@ -242,9 +228,7 @@ def plot_digits(
     return _image_grid(np.asarray(images)[:n], titles, title)
 
 
-def plot_comparison(
-    results: Mapping[str, Sequence[float]], ylabel: str, title: str | None = None, scale=100.0
-) -> Figure:
+def plot_comparison(results: Mapping, ylabel: str, title=None, scale=100.0) -> Figure:
     """Bars comparing models (``results``: name -> one value per seed), labelled ``"98.52 ±
     0.05"``: mean and sample std (ddof=1) times ``scale`` (100: fractions to percent), on a
     zoomed axis; one run shows ``(n=1)`` and no error bar."""
@@ -271,12 +255,9 @@ def plot_comparison(
 def plot_digit_prediction(
     image, naive, normalised, proba_naive, proba_normalised, class_names=None
 ) -> Figure:
-    """The input image, its naive 28x28 squeeze, its MNIST normalisation, and what each is called.
-
-    ``image`` (path, bytes, PIL image or array) is shown as it is; ``naive`` and ``normalised`` are
-    ``common.handwriting.naive_resize(image)`` and ``to_mnist(image)``, ``proba_naive`` and
-    ``proba_normalised`` a model's K class probabilities for each.
-    """
+    """The input image (path, bytes, PIL image or array) as it is, its naive 28x28 squeeze and its
+    MNIST normalisation (``naive_resize`` and ``to_mnist`` of :mod:`common.handwriting`), and what
+    a model calls each (``proba_*``: its K class probabilities)."""
     from common.handwriting import _open  # reads and validates any image kind
 
     original = _open(image)
@@ -289,7 +270,6 @@ def plot_digit_prediction(
     names = _names(class_names, p_norm.size)
     if len(names) != p_norm.size:
         raise ValueError(f"{len(names)} class_names for {p_norm.size} probabilities")
-
     fig = plt.figure(figsize=(12, 3.2), layout="constrained")
     axes = fig.subplots(1, 4, gridspec_kw={"width_ratios": [1, 1, 1, 2.4]})
     axes[0].imshow(original, cmap="gray", vmin=0, vmax=1)
@@ -306,8 +286,8 @@ def plot_digit_prediction(
     bars = axes[3]
     bars.bar(x - 0.2, p_naive, width=0.4, color="0.6", label="naive resize")
     bars.bar(x + 0.2, p_norm, width=0.4, color="tab:blue", label="MNIST-style")
-    long_names = max(len(n) for n in names) > 3
-    bars.set_xticks(x, names, rotation=30 * long_names, ha="right" if long_names else "center")
+    rotation, ha = (30, "right") if max(len(n) for n in names) > 3 else (0, "center")
+    bars.set_xticks(x, names, rotation=rotation, ha=ha)
     bars.set(ylim=(0, 1), ylabel="probability")
     bars.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
     bars.grid(axis="x", visible=False)
