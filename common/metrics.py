@@ -1,9 +1,8 @@
 """Classification metrics shared by both notebooks (scikit-learn and scipy do the computing).
 
-Each public function checks its inputs once, raising ``ValueError`` naming the problem. Labels
-are integers (or strings); a float array is refused, as it is usually class probabilities (take
-``argmax`` first). ``labels`` (default ``range(10)``, the digits) lists the classes; every label
-in the inputs must be one of them.
+Each public function checks its inputs once (``ValueError`` naming the problem). Labels are
+integers or strings; floats are refused, being usually class probabilities (take ``argmax``).
+``labels`` (default ``range(10)``, the digits) lists the classes; every label must be one of them.
 
 A ratio whose denominator is 0 (the precision of a class never predicted, the recall of a class
 absent from ``y_true``) counts as 0, and macro averages are the plain mean over *all* ``labels``:
@@ -69,8 +68,8 @@ def per_class_metrics(
     """Precision, recall, F1 (0/0 counts as 0) and support of each class: a DataFrame with one
     row per class, indexed by ``class`` in the order of ``labels``."""
     t, p, lab = _check(labels, y_true=y_true, y_pred=y_pred)
-    scores = skm.precision_recall_fscore_support(t, p, labels=lab, zero_division=0)
-    columns = dict(zip(["precision", "recall", "f1", "support"], scores, strict=True))
+    prfs = skm.precision_recall_fscore_support(t, p, labels=lab, zero_division=0)
+    columns = {"precision": prfs[0], "recall": prfs[1], "f1": prfs[2], "support": prfs[3]}
     return pd.DataFrame(columns, index=pd.Index(lab, name="class"))
 
 
