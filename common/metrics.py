@@ -1,22 +1,15 @@
-"""Classification metrics shared by both notebooks.
+"""Classification metrics shared by both notebooks (scikit-learn and scipy do the computing).
 
-scikit-learn computes precision, recall, F1 and the confusion matrix, scipy the p-values of
-McNemar's test; this module fixes the conventions below and checks its inputs once, at each
-public function, raising ``ValueError`` with a message naming the problem.
+Each public function checks its inputs once (``ValueError`` naming the problem). Labels are
+integers or strings; floats are refused, being usually class probabilities (take ``argmax``).
+``labels`` (default ``range(10)``, the digits) lists the classes; every label must be one of them.
 
-Conventions
------------
-- Labels are integers (or strings); a float array is refused, since it is usually class
-  probabilities or scores (take ``argmax`` first).
-- ``labels`` (default ``range(10)``, the ten digits) lists the classes; every label in the
-  inputs must be one of them.
-- A ratio whose denominator is 0 (the precision of a class never predicted, the recall of a
-  class absent from ``y_true``) counts as 0, and macro averages are the plain mean over *all*
-  ``labels``: a class absent from the data pulls them down. This is scikit-learn's
-  ``precision_recall_fscore_support(..., labels=labels, average="macro", zero_division=0)``.
-  scikit-learn's default (``labels=None``) averages only over the classes that occur in
-  ``y_true`` or ``y_pred``, and ``zero_division=np.nan`` leaves undefined ratios out, so on data
-  missing some classes both give higher macro scores than this module.
+A ratio whose denominator is 0 (the precision of a class never predicted, the recall of a class
+absent from ``y_true``) counts as 0, and macro averages are the plain mean over *all* ``labels``:
+a class absent from the data pulls them down. This is scikit-learn's
+``precision_recall_fscore_support(..., labels=labels, average="macro", zero_division=0)``; its
+default (``labels=None``) averages only over the classes that occur, and ``zero_division=np.nan``
+leaves undefined ratios out: on data missing some classes both give higher macro scores.
 """
 
 from __future__ import annotations
@@ -36,11 +29,7 @@ EXACT_THRESHOLD = 25
 
 
 def _check(labels: Iterable[Any] | None = None, **arrays: ArrayLike) -> list[np.ndarray]:
-    """Return the named arrays as 1-D label vectors of one length, then ``labels`` if given.
-
-    Raises ``ValueError`` naming the argument: empty, not 1-D, floats, lengths differ, a label
-    outside ``labels``, ``labels`` empty or with duplicates.
-    """
+    """The named arrays as 1-D label vectors of one length, then ``labels`` if given."""
     arrays = {name: np.asarray(y) for name, y in arrays.items()}
     for name, y in arrays.items():
         if y.size == 0:
@@ -68,10 +57,7 @@ def _check(labels: Iterable[Any] | None = None, **arrays: ArrayLike) -> list[np.
 
 
 def accuracy(y_true: ArrayLike, y_pred: ArrayLike) -> float:
-    """Fraction of predictions equal to the true label, a float in [0, 1].
-
-    ``y_true`` and ``y_pred`` are 1-D arrays of class labels of the same length.
-    """
+    """Fraction of predictions equal to the true label, a float in [0, 1]."""
     t, p = _check(y_true=y_true, y_pred=y_pred)
     return float(np.mean(t == p))
 
@@ -79,43 +65,20 @@ def accuracy(y_true: ArrayLike, y_pred: ArrayLike) -> float:
 def per_class_metrics(
     y_true: ArrayLike, y_pred: ArrayLike, labels: Iterable = DIGITS
 ) -> pd.DataFrame:
-    """Precision, recall, F1 and support of each class (scikit-learn; 0/0 counts as 0).
-
-    Parameters
-    ----------
-    y_true, y_pred : array-like of shape (n,)
-        True and predicted class labels, each one of ``labels``.
-    labels : iterable, default ``range(10)``
-        The classes, in the order of the rows.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Index ``class``; columns ``precision``, ``recall``, ``f1`` (float) and ``support`` (int).
-    """
+    """Precision, recall, F1 (0/0 counts as 0) and support of each class: a DataFrame with one
+    row per class, indexed by ``class`` in the order of ``labels``."""
     t, p, lab = _check(labels, y_true=y_true, y_pred=y_pred)
-    precision, recall, f1, support = skm.precision_recall_fscore_support(
-        t, p, labels=lab, zero_division=0
-    )
-    columns = {"precision": precision, "recall": recall, "f1": f1, "support": support}
+    prfs = skm.precision_recall_fscore_support(t, p, labels=lab, zero_division=0)
+    columns = {"precision": prfs[0], "recall": prfs[1], "f1": prfs[2], "support": prfs[3]}
     return pd.DataFrame(columns, index=pd.Index(lab, name="class"))
 
 
 def classification_summary(
     y_true: ArrayLike, y_pred: ArrayLike, labels: Iterable = DIGITS
 ) -> dict[str, Any]:
-    """JSON-able summary: accuracy, macro precision/recall/F1 and the per-class lists.
-
-    The macro averages are the unweighted mean over all ``labels`` (each class counts the
-    same, whatever its support; an absent class counts as 0, see the module docstring).
-
-    Returns
-    -------
-    dict
-        ``accuracy``, ``macro_precision``, ``macro_recall``, ``macro_f1``, ``per_class``
-        (``{"precision": [...], "recall": [...], "f1": [...], "support": [...]}`` in the order
-        of ``labels``), ``labels`` and ``n_samples``; built-in Python types only.
-    """
+    """JSON-able dict: ``accuracy``; ``macro_precision``, ``macro_recall``, ``macro_f1`` (plain
+    means over all ``labels``, whatever their support); ``per_class`` (``{"precision": [...],
+    "recall": ..., "f1": ..., "support": ...}``), ``labels`` and ``n_samples``."""
     df = per_class_metrics(y_true, y_pred, labels)
     scores = ["precision", "recall", "f1"]
     return {
@@ -130,17 +93,15 @@ def classification_summary(
 def confusion_matrix(
     y_true: ArrayLike, y_pred: ArrayLike, labels: Iterable = DIGITS, normalize: str | None = None
 ) -> np.ndarray:
-    """Confusion matrix, rows = true class, columns = predicted class (scikit-learn).
-
-    ``normalize``: None (counts), "true" (rows sum to 1: the diagonal is the per-class recall;
-    rows of absent classes stay 0), "pred" (columns) or "all".
-    """
+    """Confusion matrix, rows = true class, columns = predicted class. ``normalize``: None
+    (counts), "true" (rows sum to 1: the diagonal is the recall; absent classes' rows stay 0),
+    "pred" (columns) or "all"."""
     t, p, lab = _check(labels, y_true=y_true, y_pred=y_pred)
     return skm.confusion_matrix(t, p, labels=lab, normalize=normalize)
 
 
 class McNemarResult(NamedTuple):
-    """Result of :func:`mcnemar_test`: the discordant counts, statistic, p-value and method."""
+    """Result of :func:`mcnemar_test`."""
 
     n01: int  # model A wrong, model B right
     n10: int  # model A right, model B wrong
@@ -158,10 +119,7 @@ def mcnemar_test(
     under the null hypothesis each is equally likely. With ``n01 + n10 < 25`` the p-value is
     the exact two-sided binomial test (p = 0.5; 1.0 when there is no discordant pair);
     otherwise the chi-squared test with 1 degree of freedom of Edwards' continuity-corrected
-    statistic ``(|n01 - n10| - 1)**2 / (n01 + n10)``.
-
-    ``y_true``, ``pred_a`` and ``pred_b`` are 1-D integer label arrays of one length, each
-    label one of ``labels`` (default ``range(10)``); probabilities are refused.
+    statistic ``(|n01 - n10| - 1)**2 / (n01 + n10)``. Predictions are labels, not probabilities.
     """
     t, a, b, _ = _check(labels, y_true=y_true, pred_a=pred_a, pred_b=pred_b)
     n01 = int(np.sum((a != t) & (b == t)))
@@ -177,10 +135,7 @@ def mcnemar_test(
 
 
 def mean_std(values: ArrayLike) -> tuple[float, float]:
-    """Mean and sample standard deviation (ddof=1; 0.0 for one value) of repeated runs.
-
-    ``values``: 1-D, non-empty, finite (e.g. the test accuracies of k seeds).
-    """
+    """Mean and sample standard deviation (ddof=1; 0.0 for one value) of repeated runs."""
     v = np.asarray(values, dtype=float)
     if v.size == 0:
         raise ValueError("values is empty")
@@ -192,7 +147,6 @@ def mean_std(values: ArrayLike) -> tuple[float, float]:
 
 
 def format_mean_std(values: ArrayLike, scale: float = 100.0, digits: int = 2) -> str:
-    """``"mean ± std"`` of :func:`mean_std`, both times ``scale`` (100: fractions to percent),
-    with ``digits`` decimals, e.g. ``"98.52 ± 0.05"``."""
+    """``"mean ± std"`` of :func:`mean_std` times ``scale``, e.g. ``"98.52 ± 0.05"`` for fractions."""
     mean, std = mean_std(values)
     return f"{mean * scale:.{digits}f} ± {std * scale:.{digits}f}"

@@ -1,10 +1,8 @@
-"""Figures shared by both notebooks.
+"""Figures shared by both notebooks: call :func:`set_style` once, save with :func:`save_fig`.
 
-Every ``plot_*`` function returns a :class:`matplotlib.figure.Figure` and never calls
-``plt.show()``; save it with :func:`save_fig`. Call :func:`set_style` once per notebook. In a
-notebook, assign the result (``fig = plot_...(...)``) so that Jupyter shows the figure once.
-Functions that show class labels take ``class_names``: the names of classes 0..K-1 (default the
-digits "0".."9").
+Every ``plot_*`` function returns a Figure without calling ``plt.show()`` (assign it, ``fig =
+plot_...(...)``, so that Jupyter shows it once). ``class_names`` name the classes 0..K-1
+(default the digits "0".."9").
 """
 
 from __future__ import annotations
@@ -12,10 +10,10 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 import seaborn as sns
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
@@ -25,36 +23,21 @@ from numpy.typing import ArrayLike
 from common import metrics as _metrics
 from common.results import results_dir
 
-__all__ = [
-    "plot_comparison",
-    "plot_confusion_matrix",
-    "plot_digits",
-    "plot_learning_curves",
-    "plot_misclassified",
-    "plot_per_class_metrics",
-    "save_fig",
-    "set_style",
-]
-
 
 def set_style() -> None:
-    """Apply the project's figure style (seaborn ``whitegrid``, bold titles); idempotent.
-
-    Figures show at 80 dpi in a notebook, which keeps a committed notebook small (< 500 KB), and
-    are saved at 150 dpi.
-    """
+    """Apply the project's figure style (seaborn ``whitegrid``, bold titles); idempotent."""
     sns.set_theme(context="notebook", style="whitegrid", palette="tab10")
-    plt.rcParams.update({"axes.titleweight": "bold", "figure.titleweight": "bold", "figure.dpi": 80})
-    plt.rcParams.update({"savefig.dpi": 150, "savefig.bbox": "tight", "legend.fontsize": 9})
+    plt.rcParams.update({"axes.titleweight": "bold", "figure.titleweight": "bold"})
+    # 80 dpi in a notebook keeps a committed notebook small (< 500 KB); files are saved at 150
+    plt.rcParams.update({"figure.dpi": 80, "savefig.dpi": 150, "savefig.bbox": "tight"})
+    plt.rcParams["legend.fontsize"] = 9
 
 
 def save_fig(
     name: str, fig: Figure | None = None, *, dataset: str = "mnist", mode: str = "full", dpi=150
 ) -> Path:
-    """Save ``fig`` (default: the current figure) as ``results_dir(dataset, mode)/figures/<name>.png``.
-
-    ``name`` may contain ``/`` subfolders, e.g. ``"keras/learning_curves"``. Returns the path.
-    """
+    """Save ``fig`` (default: the current one) as ``results_dir(dataset, mode)/figures/<name>.png``;
+    ``name`` may have subfolders, e.g. ``"keras/learning_curves"``. Returns the path."""
     rel = Path(name.removesuffix(".png"))
     if not rel.parts or rel.is_absolute() or ".." in rel.parts:
         raise ValueError(f"name must be a relative name such as 'keras/curves', got {name!r}")
@@ -64,8 +47,8 @@ def save_fig(
     return path
 
 
-def _names(class_names: Sequence[str] | None) -> list[str]:
-    return [str(c) for c in (range(10) if class_names is None else class_names)]
+def _names(class_names: Sequence[str] | None, k: int = 10) -> list[str]:
+    return [str(c) for c in (range(k) if class_names is None else class_names)]
 
 
 def _finish(fig: Figure, title: str | None) -> Figure:
@@ -78,8 +61,8 @@ def _zoom(ax, lows: np.ndarray, highs: np.ndarray, ylabel: str, top: float | Non
     """Y-limits for bars of similar height, and a label that says where a zoomed axis starts.
 
     The bottom goes two data ranges below the lowest bar, rounded down to a tick, so the shortest
-    bar keeps a substantial height: small differences are visible but not made to look like
-    multiples. If that would be below half the lowest value, the axis starts at 0.
+    bar keeps a substantial height: small differences show without looking like multiples. If
+    that would be below half the lowest value, the axis starts at 0.
     """
     lo, hi = float(np.min(lows)), float(np.max(highs))
     span = max(hi - lo, 0.01 * abs(hi), 1e-12)
@@ -96,45 +79,25 @@ def _zoom(ax, lows: np.ndarray, highs: np.ndarray, ylabel: str, top: float | Non
 
 def _mean_std(curves: list[Sequence[float]]) -> tuple[np.ndarray, np.ndarray]:
     """Per-epoch mean and sample std (0 for one run) over the runs that reached each epoch."""
-    stack = np.full((len(curves), max(map(len, curves))), np.nan)
-    for i, c in enumerate(curves):
-        stack[i, : len(c)] = c
-    count = np.sum(~np.isnan(stack), axis=0)
-    mean = np.nansum(stack, axis=0) / count
-    return mean, np.sqrt(np.nansum((stack - mean) ** 2, axis=0) / np.maximum(count - 1, 1))
+    epochs = pd.concat([pd.Series(c, dtype=float) for c in curves], axis=1)  # NaN after a run ends
+    return epochs.mean(axis=1).to_numpy(), epochs.std(axis=1).fillna(0.0).to_numpy()
 
 
 def plot_learning_curves(
-    runs: Mapping[str, Sequence[Mapping[str, Sequence[float]]]],
-    metrics: Sequence[str] = ("loss", "accuracy"),
-    title: str | None = None,
-    small_multiples: bool = False,
+    runs: Mapping[str, Sequence], metrics=("loss", "accuracy"), title=None, small_multiples=False
 ) -> Figure:
     """Training (solid) and validation (dashed) curves: mean over seeds with a ±1 std band.
 
-    Parameters
-    ----------
-    runs : mapping label -> list of history dicts
-        One Keras-style history per seed (``History.history``: ``{"loss": [...], "val_loss": [...],
-        "accuracy": [...], ...}``; ``val_*`` optional). Runs of different lengths (early stopping)
-        are averaged per epoch over the runs that reached that epoch.
-    metrics : metric names (without ``val_``); one row of panels each
-    title : figure title
-    small_multiples : one panel per label (shared axes) instead of all labels in one panel
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-        Accuracy axes are in percent and end at 100 %; the legend sits outside the panels.
+    ``runs`` maps a label to one Keras-style history per seed (``{"loss": [...], "val_loss":
+    [...], ...}``; ``val_*`` optional); runs stopped early are averaged per epoch over the runs
+    that reached it. One row of panels per metric (accuracy in percent, ending at 100 %); with
+    ``small_multiples``, one panel per label (shared axes) instead of all labels in one panel.
     """
     if not isinstance(runs, Mapping) or not runs:
         raise ValueError("runs must be a non-empty dict: label -> list of history dicts")
     for label, hists in runs.items():
-        if (
-            isinstance(hists, Mapping)
-            or not hists
-            or not all(isinstance(h, Mapping) for h in hists)
-        ):
+        flat = isinstance(hists, Mapping) or not hists  # a bare history, or nothing
+        if flat or not all(isinstance(h, Mapping) for h in hists):
             raise ValueError(
                 f"runs[{label!r}] must be a non-empty list of history dicts, one per seed "
                 "(wrap a single history in a list)"
@@ -171,66 +134,39 @@ def plot_learning_curves(
     for ax in axes.flat:
         ax.set_xlabel("Epoch" if ax.get_subplotspec().is_last_row() else "")
     handles = {h.get_label(): h for ax in axes.flat for h in ax.get_lines()}
-    fig.legend(handles.values(), handles, loc="outside lower center", ncol=min(4, len(handles)),
-               title="mean ± 1 std over seeds")  # below the panels: clear of a long title
+    legend = {"ncol": min(4, len(handles)), "title": "mean ± 1 std over seeds"}
+    fig.legend(handles.values(), handles, loc="outside lower center", **legend)  # clear of a title
     return _finish(fig, title)
 
 
-def plot_confusion_matrix(
-    y_true: ArrayLike,
-    y_pred: ArrayLike,
-    class_names: Sequence[str] | None = None,
-    title: str | None = None,
-) -> Figure:
-    """Confusion matrix as two heatmaps: counts and row-normalised percentages.
-
-    Counts use a logarithmic colour scale, so rare confusions stand out next to the large
-    diagonal; the row-normalised panel shows the share of each true class (diagonal = recall) on
-    a linear 0-100 % scale. Zero cells are left blank in both.
-    """
+def plot_confusion_matrix(y_true, y_pred, class_names=None, title=None) -> Figure:
+    """Confusion matrix as two heatmaps, zero cells blank: counts on a log colour scale (rare
+    confusions stand out next to the large diagonal) and row-normalised percentages (diagonal =
+    recall) on a linear 0-100 % scale."""
     names = _names(class_names)
     counts = _metrics.confusion_matrix(y_true, y_pred, labels=range(len(names)))
     pct = 100 * counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
     side = max(4.0, 0.55 * len(names) + 1.5)
     fig, axes = plt.subplots(1, 2, figsize=(2 * side + 1.5, side), layout="constrained")
+    shown = counts > 0
+    log = LogNorm(vmin=0.5, vmax=max(int(counts.max()), 2))
     panels = [
-        (np.where(counts > 0, counts, np.nan), counts.astype(str), "count (log scale)",
-         {"norm": LogNorm(vmin=0.5, vmax=max(int(counts.max()), 2))},
-         f"Counts (n={int(counts.sum())}; blank = 0)"),
-        (pct, np.char.mod("%.1f", pct), "% of true class", {"vmin": 0, "vmax": 100},
-         "Row-normalised (%): diagonal = recall"),
-    ]  # fmt: skip
-    for ax, (values, text, bar_label, scale, heading) in zip(axes, panels, strict=True):
-        sns.heatmap(
-            values,
-            ax=ax,
-            annot=np.where(counts > 0, text, ""),
-            fmt="",
-            annot_kws={"fontsize": 8},
-            cmap="Blues",
-            square=True,
-            linewidths=0.5,
-            linecolor="0.9",
-            xticklabels=names,
-            yticklabels=names,
-            cbar_kws={"label": bar_label, "shrink": 0.8},
-            **scale,
-        )
+        (np.where(shown, counts, np.nan), counts.astype(str), {"norm": log}, "count (log scale)"),
+        (pct, np.char.mod("%.1f", pct), {"vmin": 0, "vmax": 100}, "% of true class"),
+    ]
+    style = {"fmt": "", "cmap": "Blues", "square": True, "linewidths": 0.5, "linecolor": "0.9"}
+    style |= {"xticklabels": names, "yticklabels": names, "annot_kws": {"fontsize": 8}}
+    headings = [f"Counts (n={counts.sum()}; blank = 0)", "Row-normalised (%): diagonal = recall"]
+    for ax, (values, text, scale, bar_label), heading in zip(axes, panels, headings, strict=True):
+        annot, cbar = np.where(shown, text, ""), {"label": bar_label, "shrink": 0.8}
+        sns.heatmap(values, ax=ax, annot=annot, cbar_kws=cbar, **style, **scale)
         ax.set(title=heading, xlabel="Predicted label", ylabel="True label")
         ax.tick_params(rotation=0)
     return _finish(fig, title)
 
 
-def plot_per_class_metrics(
-    y_true: ArrayLike,
-    y_pred: ArrayLike,
-    class_names: Sequence[str] | None = None,
-    title: str | None = None,
-) -> Figure:
-    """Grouped bars of precision, recall and F1 for each class, on a zoomed axis ending at 1.
-
-    Per-class scores on MNIST are all close to 1, so the axis starts where the label says.
-    """
+def plot_per_class_metrics(y_true, y_pred, class_names=None, title=None) -> Figure:
+    """Grouped bars of precision, recall and F1 for each class, on a zoomed axis ending at 1."""
     names = _names(class_names)
     table = _metrics.per_class_metrics(y_true, y_pred, labels=range(len(names)))
     columns = ["precision", "recall", "f1"]
@@ -246,9 +182,7 @@ def plot_per_class_metrics(
     return _finish(fig, title)
 
 
-def _image_grid(
-    images: ArrayLike, titles: Sequence[str], title: str | None, color="black"
-) -> Figure:
+def _image_grid(images: ArrayLike, titles: Sequence[str], title: str | None, color="black"):
     """Square images ((N, 28, 28), (N, 28, 28, 1) or (N, 784)) in a grid of at most 10 columns."""
     images = np.asarray(images)
     images = images.reshape(len(images), *[math.isqrt(images[0].size)] * 2)
@@ -264,21 +198,10 @@ def _image_grid(
     return _finish(fig, title)
 
 
-def plot_misclassified(
-    images: ArrayLike,
-    y_true: ArrayLike,
-    y_pred: ArrayLike,
-    probs: ArrayLike,
-    n: int = 25,
-    title: str | None = None,
-    class_names: Sequence[str] | None = None,
-) -> Figure:
-    """The ``n`` most confidently wrong predictions, most confident first.
-
-    Each panel is titled ``"true 7 / pred 2 (0.93)"``, 0.93 being the probability of the (wrong)
-    predicted class. ``images`` (N, 28, 28), (N, 28, 28, 1) or (N, 784), the labels (N,) and
-    ``probs`` (N, n_classes) are aligned.
-    """
+def plot_misclassified(images, y_true, y_pred, probs, n=25, title=None, class_names=None) -> Figure:
+    """The ``n`` most confidently wrong predictions, titled ``"true 7 / pred 2 (0.93)"`` (0.93:
+    the probability of the wrong class). ``images`` as in :func:`plot_digits`, labels (N,) and
+    ``probs`` (N, n_classes) aligned."""
     t, p, pr = np.asarray(y_true), np.asarray(y_pred), np.asarray(probs, dtype=float)
     if not len(images) == len(t) == len(p) == len(pr) or pr.ndim != 2:
         raise ValueError(
@@ -297,37 +220,18 @@ def plot_misclassified(
     return _image_grid(np.asarray(images)[order], titles, heading, color="firebrick")
 
 
-def plot_digits(
-    images: ArrayLike,
-    labels: ArrayLike | None = None,
-    n: int = 25,
-    title: str | None = None,
-    class_names: Sequence[str] | None = None,
-) -> Figure:
-    """The first ``n`` images in a grid, titled with their labels (as ``class_names``) if given."""
+def plot_digits(images, labels=None, n=25, title=None, class_names=None) -> Figure:
+    """The first ``n`` images ((N, 28, 28), (N, 28, 28, 1) or (N, 784)) in a grid of at most 10
+    columns, titled with their labels (as ``class_names``) if given."""
     names = _names(class_names)
     titles = [""] * n if labels is None else [names[int(v)] for v in np.asarray(labels)[:n]]
     return _image_grid(np.asarray(images)[:n], titles, title)
 
 
-def plot_comparison(
-    results: Mapping[str, Sequence[float]],
-    ylabel: str,
-    title: str | None = None,
-    scale: float = 100.0,
-) -> Figure:
-    """Bars comparing models: bar = mean over seeds, error bar = sample std (ddof=1).
-
-    Each bar is labelled ``"98.52 ± 0.05"`` (``(n=1)`` for one run) and each tick shows the
-    number of runs. The axis is zoomed as in :func:`plot_per_class_metrics` (error bars included).
-
-    Parameters
-    ----------
-    results : model name -> one value per seed (e.g. test accuracies in [0, 1])
-    ylabel : y-axis label, e.g. ``"Test accuracy (%)"``
-    title : axes title
-    scale : multiplier applied to the values (100 for percent, 1 to plot as is)
-    """
+def plot_comparison(results: Mapping, ylabel: str, title=None, scale=100.0) -> Figure:
+    """Bars comparing models (``results``: name -> one value per seed), labelled ``"98.52 ±
+    0.05"``: mean and sample std (ddof=1) times ``scale`` (100: fractions to percent), on a
+    zoomed axis; one run shows ``(n=1)`` and no error bar."""
     if not results:
         raise ValueError("results is empty: give model name -> values")
     m, s = (np.array([_metrics.mean_std(v) for v in results.values()]) * [scale, abs(scale)]).T
@@ -348,33 +252,12 @@ def plot_comparison(
     return fig
 
 
-# ----------------------------------------------------------------------------- your own digit
-# (owner: handwriting engineer; self-contained so that it can stay at the end of this file)
 def plot_digit_prediction(
-    image: Any,
-    naive: ArrayLike,
-    normalised: ArrayLike,
-    proba_naive: ArrayLike,
-    proba_normalised: ArrayLike,
-    class_names: Sequence[str] | None = None,
+    image, naive, normalised, proba_naive, proba_normalised, class_names=None
 ) -> Figure:
-    """The input image, its naive 28x28 squeeze, its MNIST normalisation, and what each is called.
-
-    Parameters
-    ----------
-    image : path, bytes, PIL image or array
-        The original image, shown as it is (transparent parts over white).
-    naive, normalised : array-like of shape (28, 28)
-        ``common.handwriting.naive_resize(image)`` and ``common.handwriting.to_mnist(image)``.
-    proba_naive, proba_normalised : array-like of shape (K,)
-        A model's class probabilities for each of the two 28x28 images.
-    class_names : sequence of K str, optional
-        Names of the classes; default "0", "1", ...
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-    """
+    """The input image (path, bytes, PIL image or array) as it is, its naive 28x28 squeeze and its
+    MNIST normalisation (``naive_resize`` and ``to_mnist`` of :mod:`common.handwriting`), and what
+    a model calls each (``proba_*``: its K class probabilities)."""
     from common.handwriting import _open  # reads and validates any image kind
 
     original = _open(image)
@@ -384,36 +267,28 @@ def plot_digit_prediction(
             f"proba_naive and proba_normalised must be (K,) with the same K >= 2, "
             f"got {p_naive.shape} and {p_norm.shape}"
         )
-    names = [str(c) for c in (class_names if class_names is not None else range(p_norm.size))]
+    names = _names(class_names, p_norm.size)
     if len(names) != p_norm.size:
         raise ValueError(f"{len(names)} class_names for {p_norm.size} probabilities")
-    small = [np.asarray(a).reshape(28, 28) for a in (naive, normalised)]
-
     fig = plt.figure(figsize=(12, 3.2), layout="constrained")
     axes = fig.subplots(1, 4, gridspec_kw={"width_ratios": [1, 1, 1, 2.4]})
     axes[0].imshow(original, cmap="gray", vmin=0, vmax=1)
     axes[0].set_title(f"input ({original.shape[1]}x{original.shape[0]})")
+    small = [np.asarray(a).reshape(28, 28) for a in (naive, normalised)]
     whats = ("naive resize", "MNIST-style")
     for ax, img, p, what in zip(axes[1:3], small, (p_naive, p_norm), whats, strict=True):
         ax.imshow(img, cmap="gray", vmin=0, vmax=255)
         ax.set_title(f"{what}\n-> {names[int(p.argmax())]} ({p.max():.0%})")
     for ax in axes[:3]:
-        ax.set_xticks([])
-        ax.set_yticks([])
+        ax.set(xticks=[], yticks=[])
         ax.grid(False)
     x = np.arange(p_norm.size)
     bars = axes[3]
     bars.bar(x - 0.2, p_naive, width=0.4, color="0.6", label="naive resize")
     bars.bar(x + 0.2, p_norm, width=0.4, color="tab:blue", label="MNIST-style")
-    long_names = max(len(n) for n in names) > 3
-    bars.set_xticks(
-        x, names, rotation=30 if long_names else 0, ha="right" if long_names else "center"
-    )
-    bars.set_ylim(0, 1)
-    bars.set_ylabel("probability")
+    rotation, ha = (30, "right") if max(len(n) for n in names) > 3 else (0, "center")
+    bars.set_xticks(x, names, rotation=rotation, ha=ha)
+    bars.set(ylim=(0, 1), ylabel="probability")
     bars.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
     bars.grid(axis="x", visible=False)
     return fig
-
-
-__all__ += ["plot_digit_prediction"]

@@ -34,34 +34,24 @@ def _repo_root() -> Path | None:
 
 
 def results_dir(dataset: str = "mnist", mode: str = "full") -> Path:
-    """The folder for one dataset and mode's results (created).
-
-    The base is ``$MNIST_RESULTS_DIR``, else ``<repository root>/results``, else ``./results``;
-    ``/<dataset>`` is appended unless the dataset is ``"mnist"`` and ``/<mode>`` unless the mode is
-    ``"full"``, so a quick or smoke run, or another dataset, never overwrites the full MNIST results.
-    """
+    """The folder (created) for one dataset and mode: ``$MNIST_RESULTS_DIR``, else
+    ``<repository root>/results``, else ``./results``, then ``/<dataset>`` unless "mnist" and
+    ``/<mode>`` unless "full", so no other run ever overwrites the full MNIST results."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     if not dataset or Path(dataset).name != dataset or dataset.startswith("."):
         raise ValueError(f"dataset must be a plain name such as 'fashion_mnist', got {dataset!r}")
-    if os.environ.get("MNIST_RESULTS_DIR"):
-        path = Path(os.environ["MNIST_RESULTS_DIR"]).expanduser()
-    else:
-        path = (_repo_root() or Path.cwd()) / "results"
+    env = os.environ.get("MNIST_RESULTS_DIR")
+    path = Path(env).expanduser() if env else (_repo_root() or Path.cwd()) / "results"
     path = path / ("" if dataset == "mnist" else dataset) / ("" if mode == "full" else mode)
     path.mkdir(parents=True, exist_ok=True)
     return path
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[Path], object]) -> Path:
-    """Create ``path`` all at once: ``write(tmp)`` creates a file at the temporary path ``tmp``
-    beside it, which is then renamed into place. If ``write`` fails, nothing is left behind and
-    ``path`` is untouched.
-
-    ``tmp`` is unique per call, so two processes writing one file never share it; it ends in
-    ``.part`` (mind writers such as ``np.savez`` that append their own suffix to a path: give them
-    an open file, ``open(tmp, "wb")``).
-    """
+    """Create ``path`` all at once: ``write(tmp)`` writes a temporary file beside it, renamed into
+    place; if ``write`` fails, nothing is left and ``path`` is untouched. ``tmp`` is unique per call
+    and ends in ``.part``: give writers that add a suffix (``np.savez``) ``open(tmp, "wb")``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.part")
@@ -103,41 +93,18 @@ def save_results(
     timings: Mapping[str, float] | None = None,
     config: Mapping | None = None,
 ) -> Path:
-    """Write ``results_dir(dataset, mode)/<name>.json``: the metrics and what is needed to trust them.
-
-    Parameters
-    ----------
-    name : file stem, e.g. ``"numpy_mlp"``
-    metrics : the numbers. By convention ``metrics["tables"]`` maps a table title to a list of row
-        dicts (same keys in every row); :func:`write_results_md` renders those as Markdown tables.
-    dataset, mode : which folder (see :func:`results_dir`)
-    data_source : a :class:`common.data.DataSource` (or its dict): which data produced the numbers
-    seeds : the seeds of the runs
-    timings : wall times in seconds
-    config : hyperparameters
-
-    Returns
-    -------
-    Path of the written file (written atomically).
-    """
+    """Write ``results_dir(dataset, mode)/<name>.json`` atomically: the metrics and what is needed
+    to trust them (a :class:`common.data.DataSource`, seeds, timings in seconds, config, versions,
+    machine, time). ``metrics["tables"]`` (title -> list of row dicts) becomes Markdown tables."""
     if not name or Path(name).name != name or name.startswith("."):
         raise ValueError(f"name must be a plain file stem, got {name!r}")
-    record = {
-        "name": name,
-        "dataset": dataset,
-        "mode": mode,
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "data_source": data_source,
-        "seeds": list(seeds) if seeds is not None else None,
-        "config": config or {},
-        "timings_s": timings or {},
-        "versions": library_versions(),
-        "machine": machine_info(),
-        "metrics": metrics,
-    }
+    created = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    record = {"name": name, "dataset": dataset, "mode": mode, "created": created}
+    record |= {"data_source": data_source, "seeds": None if seeds is None else list(seeds)}
+    record |= {"config": config or {}, "timings_s": timings or {}, "versions": library_versions()}
+    record |= {"machine": machine_info(), "metrics": metrics}
     text = json.dumps(_jsonable(record), indent=2, allow_nan=False) + "\n"
-    path = results_dir(dataset, mode) / f"{name}.json"
-    return _write_text(path, text)
+    return _write_text(results_dir(dataset, mode) / f"{name}.json", text)
 
 
 def load_results(name: str, *, dataset: str = "mnist", mode: str = "full") -> dict:
@@ -155,26 +122,6 @@ def markdown_table(rows: Sequence[Mapping]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _describe(record: Mapping) -> list[str]:
-    """The bullet lines that say where one results file's numbers come from."""
-    src = record.get("data_source") or {}
-    machine = record.get("machine") or {}
-    versions = ", ".join(f"{k} {v}" for k, v in (record.get("versions") or {}).items())
-    mode = record.get("mode") or (record.get("config") or {}).get("mode", "?")
-    lines = [
-        f"- data: {src.get('kind', '?')} `{src.get('location', '?')}` ({src.get('n_train', '?')} "
-        f"train / {src.get('n_test', '?')} test, verified: {src.get('verified', '?')})"
-    ]
-    if src.get("is_sample"):
-        lines.append("- **WARNING: offline 5,000-digit sample, not full MNIST**")
-    lines += [
-        f"- seeds: {record.get('seeds')}; mode: {mode}",
-        f"- machine: {machine.get('processor', '?')}, {machine.get('cpu_count', '?')} cores; {versions}",
-        f"- run on {record.get('created', '?')}\n",
-    ]
-    return lines
-
-
 def write_results_md(directory: Path | None = None) -> Path:
     """Rebuild ``RESULTS.md`` in ``directory`` (default :func:`results_dir`) from its JSON files."""
     directory = Path(directory) if directory is not None else results_dir()
@@ -184,11 +131,25 @@ def write_results_md(directory: Path | None = None) -> Path:
     ]
     for path in sorted(directory.glob("*.json")):
         record = json.loads(path.read_text(encoding="utf-8"))
-        parts += [f"## {record.get('name', path.stem)}\n", *_describe(record)]
-        timings = record.get("timings_s") or {}
+        src = record.get("data_source") or {}
+        machine = record.get("machine") or {}
+        versions = ", ".join(f"{k} {v}" for k, v in (record.get("versions") or {}).items())
+        mode = record.get("mode") or (record.get("config") or {}).get("mode", "?")
+        parts += [
+            f"## {record.get('name', path.stem)}\n",
+            f"- data: {src.get('kind', '?')} `{src.get('location', '?')}` ({src.get('n_train', '?')} "
+            f"train / {src.get('n_test', '?')} test, verified: {src.get('verified', '?')})",
+        ]
+        if src.get("is_sample"):
+            parts.append("- **WARNING: offline 5,000-digit sample, not full MNIST**")
+        parts += [
+            f"- seeds: {record.get('seeds')}; mode: {mode}",
+            f"- machine: {machine.get('processor', '?')}, {machine.get('cpu_count', '?')} cores; {versions}",
+            f"- run on {record.get('created', '?')}\n",
+        ]
+        timings = (record.get("timings_s") or {}).items()
         if timings:
-            rows = [{"timing": k, "seconds": f"{v:.1f}"} for k, v in timings.items()]
-            parts.append(markdown_table(rows))
+            parts.append(markdown_table([{"timing": k, "seconds": f"{v:.1f}"} for k, v in timings]))
         for title, rows in ((record.get("metrics") or {}).get("tables") or {}).items():
             parts += [f"### {title}\n", markdown_table(rows)]
     return _write_text(directory / "RESULTS.md", "\n".join(parts))
@@ -201,13 +162,9 @@ _BLOCK = re.compile(
 
 
 def fill_markdown(path: Path, directory: Path | None = None) -> bool:
-    """Refill each ``<!-- results: STEM / TITLE -->`` ... ``<!-- /results -->`` block of a Markdown file.
-
-    The block receives table ``TITLE`` of ``STEM.json`` in ``directory`` (default
-    :func:`results_dir`), so the README quotes the numbers a run produced, never typed ones.
-    A block whose JSON or table does not exist raises ``KeyError`` naming it. Returns True if
-    the file changed.
-    """
+    """Refill each ``<!-- results: STEM / TITLE -->`` ... ``<!-- /results -->`` block of a Markdown
+    file with table ``TITLE`` of ``STEM.json`` in ``directory`` (default :func:`results_dir`), so
+    the README quotes the numbers a run produced. Returns True if the file changed."""
     directory = Path(directory) if directory is not None else results_dir()
     text = Path(path).read_text(encoding="utf-8")
 
