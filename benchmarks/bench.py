@@ -1,18 +1,12 @@
 """How fast does the NumPy network train, next to Keras and next to what the machine can do?
 
-In the spirit of nanoGPT's ``estimate_mfu``: count the FLOPs of one training sample, measure the
-float32 matrix-multiply throughput of NumPy's BLAS on exactly the products of one training step
-(the "limit"), then train each network on MNIST and report samples/s and their share of the limit.
-
-Rows (each trained in its own process, so its peak memory is its own):
-  NumPy plain   ``train.build(IMPROVED)``: the lesson's code, ``numpy_net.py``
-  NumPy fast    ``train.build(IMPROVED, fast=True)``: ``fast.py``, the same arithmetic
-  Keras         the same layers from ``keras_models.build_mlp``, its Adam and cosine schedule
-  original      ``train.ORIGINAL``: the first notebook's network (float64, SGD, batch 32)
-
-Test accuracy is measured after each epoch, off the clock. ``python benchmarks/bench.py``
-writes ``results/benchmark.{md,json}`` and ``results/figures/benchmark.png``; ``--smoke`` runs
-everything on 1,024 images in well under a minute (numbers meaningless) into ``results/smoke``.
+As nanoGPT's ``estimate_mfu``: the FLOPs of one training sample, the float32 matmul throughput of
+NumPy's BLAS on exactly one step's products (the "limit"), then samples/s of each row and its share
+of the limit. Rows, each in its own process (its own peak memory): NumPy plain (``numpy_net.py``),
+NumPy fast (``fast.py``), Keras (the same layers, Adam and cosine schedule) and the original
+notebook's network. Test accuracy after each epoch, off the clock. Writes
+``results/benchmark.{md,json}`` and ``results/figures/benchmark.png``; ``--smoke``: 1,024 images,
+numbers meaningless, into ``results/smoke``.
 """
 
 from __future__ import annotations
@@ -43,12 +37,9 @@ def recipe_of(row):
 
 
 def flops_per_sample(sizes):
-    """Matrix-product FLOPs (2 per multiply-add) of one sample's forward and backward pass.
-
-    Forward: a @ W for every layer. Backward: a.T @ delta (weight gradient) for every layer and
-    delta @ W.T (input gradient) for every layer but the first: nobody needs the images' gradient.
-    Bias, activations, dropout, softmax and the optimizer are not counted (they are O(n), not O(n^2)).
-    """
+    """Matrix-product FLOPs (2 per multiply-add) of one sample: a @ W and a.T @ delta for every
+    layer, delta @ W.T for all but the first (nobody needs the images' gradient). Element-wise
+    work (bias, activations, dropout, softmax, the optimizer) is O(n), not counted."""
     per_layer = [2 * n_in * n_out for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=False)]
     return sum(per_layer) * 3 - per_layer[0]
 

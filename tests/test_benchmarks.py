@@ -70,3 +70,18 @@ def test_bad_arguments_are_refused():
         [sys.executable, str(SCRIPT), "--epochs", "0"], capture_output=True, text=True
     )
     assert out.returncode == 2 and "--epochs must be >= 1" in out.stderr
+
+
+def test_profile_step_prints_one_row_per_network():
+    script = SCRIPT.with_name("profile_step.py")
+    out = subprocess.run(
+        [sys.executable, str(script), "--steps", "5"], capture_output=True, text=True, timeout=600
+    )
+    assert out.returncode == 0, out.stderr
+    rows = [line for line in out.stdout.splitlines() if line.startswith("| ") and "ms" not in line]
+    names = [row.split(" | ")[0].lstrip("| ") for row in rows]
+    assert names[:2] == ["plain", "fast, 1 thread"] and names[2].startswith("fast, ")
+    assert len(names) == 3
+    for row in rows:
+        step_ms, percent = (float(c) for c in row.strip("| ").split(" | ")[-2:])
+        assert step_ms > 0 and 0 < percent
