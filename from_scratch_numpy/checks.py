@@ -1,5 +1,4 @@
-"""Input checks at the NumPy network's public entry points, out of the lesson code: each raises a
-``ValueError`` naming the problem, or returns the value converted to what the network uses."""
+"""Input checks at the NumPy network's entry points: a ValueError naming the problem, or the value."""
 
 import math
 import numbers
@@ -72,8 +71,7 @@ def check_network(network) -> tuple[int, int, np.dtype]:
     if not layers:
         raise ValueError("the network has no layers")
     if not hasattr(layers[-1], "W"):
-        names = [type(layer).__name__ for layer in layers]
-        raise ValueError(f"the last layer must be a Dense layer (the logits), got {names}")
+        raise ValueError(f"the last layer must be a Dense layer, not {type(layers[-1]).__name__}")
     dense = [layer for layer in layers if hasattr(layer, "W")]
     for i, (a, b) in enumerate(zip(dense[:-1], dense[1:], strict=True)):
         if a.W.shape[1] != b.W.shape[0]:
@@ -94,9 +92,7 @@ def check_inputs(network, x) -> np.ndarray:
     if not np.issubdtype(x.dtype, np.number) or np.iscomplexobj(x):
         raise ValueError(f"x must be a numeric array, got dtype {x.dtype}")
     if x.ndim < 2 or len(x) == 0:
-        raise ValueError(
-            f"x must be a non-empty batch of shape (N, {n_inputs}) or (N, 28, 28), got {x.shape}"
-        )
+        raise ValueError(f"x must be a non-empty batch of shape (N, {n_inputs}), got {x.shape}")
     x = x.reshape(len(x), -1)
     if x.shape[1] != n_inputs:
         raise ValueError(f"x must have {n_inputs} features per example, got shape {x.shape}")
@@ -105,9 +101,7 @@ def check_inputs(network, x) -> np.ndarray:
 
         return preprocess(x, dtype)
     if np.issubdtype(x.dtype, np.integer):
-        raise ValueError(
-            f"integer images must be uint8 (0..255), got {x.dtype}: use .astype(np.uint8)"
-        )
+        raise ValueError(f"integer images must be uint8 (0..255), got {x.dtype}")
     if not np.all(np.isfinite(x)):
         raise ValueError("x contains NaN or infinite values")
     return x.astype(dtype, copy=False)

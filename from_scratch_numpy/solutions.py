@@ -1,6 +1,5 @@
 """Reference solutions to the NumPy notebook's exercises (try first!) and its check cells' checks:
-each prints whether the code is right, or what is wrong; on code not written yet (``...``) it
-shows the reference solution passing."""
+each prints whether the code is right or what is wrong (on code not written yet: the reference)."""
 
 import numpy as np
 
