@@ -69,8 +69,7 @@ def check_leaky_relu(cls) -> bool:
     if back.dtype == object or not np.allclose(back, np.where(z > 0, 1.0, alpha)):
         return _verdict(f"backward(ones) gave {back.tolist()}, expected 1 or alpha", what)
     rng = np.random.default_rng(0)
-    kw = {"rng": rng, "dtype": np.float64}
-    layers = [nn.Dense(6, 5, **kw), cls(), nn.Dense(5, 3, **kw)]
+    layers = [nn.Dense(6, 5, rng=rng, dtype=float), cls(), nn.Dense(5, 3, rng=rng, dtype=float)]
     layers[0].b += 0.1
     errors = nn.gradient_check(nn.Network(layers), rng.normal(size=(8, 6)), rng.integers(0, 3, 8))
     worst = max(errors.values())

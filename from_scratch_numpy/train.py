@@ -132,8 +132,7 @@ def fit(
     ``lr_schedule(t)``, t = epoch + fraction done, sets every step's rate. After
     ``early_stopping_patience`` epochs without a better ``monitor`` on ``validation_data``, stop and
     restore the best weights. ``on_epoch_end(epoch, net, logs)`` runs off the clock of ``time``."""
-    x = checks.check_inputs(net, x)
-    y = checks.check_labels(net, y, len(x))
+    x, y = checks.check_inputs(net, x), checks.check_labels(net, y, len(x))
     checks.check_optimizer(optimizer)
     epochs, batch_size = checks.check_fit(epochs, batch_size, early_stopping_patience, monitor)
     if lr_schedule is not None and not callable(lr_schedule):
