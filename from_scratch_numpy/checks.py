@@ -1,25 +1,22 @@
-"""Input checks at the NumPy network's public entry points, out of the lesson code: each raises a
-``ValueError`` naming the problem, or returns the value converted to what the network uses."""
+"""Input checks at the NumPy network's entry points: a ValueError naming the problem, or the value."""
 
 import math
-import numbers
 from functools import partial
+from numbers import Integral, Real
 
 import numpy as np
 
 
-def _is_int(value) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
-
-
-def _is_finite(value) -> bool:
-    real = isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
-    return real and math.isfinite(value)
+def _is_number(value, kind=Real) -> bool:
+    """A finite number of ``kind`` (Real or Integral), not a bool."""
+    if not isinstance(value, kind) or isinstance(value, (bool, np.bool_)):
+        return False
+    return kind is Integral or math.isfinite(value)
 
 
 def check_positive_int(name: str, value) -> int:
     """Return ``value`` as an int if it is an integer > 0."""
-    if not (_is_int(value) and value > 0):
+    if not (_is_number(value, Integral) and value > 0):
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
     return int(value)
 
@@ -29,14 +26,14 @@ check_batch_size = partial(check_positive_int, "batch_size")
 
 def check_positive_number(name: str, value) -> float:
     """Return ``value`` as a float if it is a finite number > 0."""
-    if not (_is_finite(value) and value > 0):
+    if not (_is_number(value) and value > 0):
         raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
     return float(value)
 
 
 def check_fraction(name: str, value, *, low_inclusive: bool = True) -> float:
     """Return ``value`` as a float if it is a number in [0, 1) (or (0, 1))."""
-    if not (_is_finite(value) and (0 <= value < 1 if low_inclusive else 0 < value < 1)):
+    if not (_is_number(value) and (0 <= value < 1 if low_inclusive else 0 < value < 1)):
         interval = "[0, 1)" if low_inclusive else "(0, 1)"
         raise ValueError(f"{name} must be a number in {interval}, got {value!r}")
     return float(value)
@@ -45,10 +42,10 @@ def check_fraction(name: str, value, *, low_inclusive: bool = True) -> float:
 def check_mlp(sizes, dropout, weight_decay, label_smoothing, init, dtype) -> None:
     """Check the settings of ``numpy_net.mlp``."""
     listed = hasattr(sizes, "__len__") and not isinstance(sizes, (str, bytes))
-    if not (listed and len(sizes) >= 2 and all(_is_int(s) and s > 0 for s in sizes)):
+    if not (listed and len(sizes) >= 2 and all(_is_number(s, Integral) and s > 0 for s in sizes)):
         raise ValueError(f"sizes must be at least two positive integers (widths), got {sizes!r}")
     check_fraction("dropout rate", dropout)
-    if not (_is_finite(weight_decay) and weight_decay >= 0):
+    if not (_is_number(weight_decay) and weight_decay >= 0):
         raise ValueError(f"weight_decay must be a finite number >= 0, got {weight_decay!r}")
     check_fraction("label_smoothing", label_smoothing)
     if init not in ("he", "small_normal"):
@@ -72,15 +69,13 @@ def check_network(network) -> tuple[int, int, np.dtype]:
     if not layers:
         raise ValueError("the network has no layers")
     if not hasattr(layers[-1], "W"):
-        names = [type(layer).__name__ for layer in layers]
-        raise ValueError(f"the last layer must be a Dense layer (the logits), got {names}")
+        raise ValueError(f"the last layer must be a Dense layer, not {type(layers[-1]).__name__}")
     dense = [layer for layer in layers if hasattr(layer, "W")]
-    for i, (a, b) in enumerate(zip(dense[:-1], dense[1:], strict=True)):
-        if a.W.shape[1] != b.W.shape[0]:
-            raise ValueError(
-                f"Dense layer {i} outputs {a.W.shape[1]} values but Dense layer {i + 1} "
-                f"expects {b.W.shape[0]}"
-            )
+    shapes = [layer.W.shape for layer in dense]
+    for i, ((_, n_out), (n_in, _)) in enumerate(zip(shapes[:-1], shapes[1:], strict=True)):
+        if n_out != n_in:
+            msg = f"Dense layer {i} outputs {n_out} values but Dense layer {i + 1} expects {n_in}"
+            raise ValueError(msg)
     dtypes = {array.dtype for layer in dense for array in (layer.W, layer.b)}
     if len(dtypes) != 1 or not np.issubdtype(next(iter(dtypes)), np.floating):
         raise ValueError(f"all weights must share one float dtype, got {sorted(map(str, dtypes))}")
@@ -94,9 +89,7 @@ def check_inputs(network, x) -> np.ndarray:
     if not np.issubdtype(x.dtype, np.number) or np.iscomplexobj(x):
         raise ValueError(f"x must be a numeric array, got dtype {x.dtype}")
     if x.ndim < 2 or len(x) == 0:
-        raise ValueError(
-            f"x must be a non-empty batch of shape (N, {n_inputs}) or (N, 28, 28), got {x.shape}"
-        )
+        raise ValueError(f"x must be a non-empty batch of shape (N, {n_inputs}), got {x.shape}")
     x = x.reshape(len(x), -1)
     if x.shape[1] != n_inputs:
         raise ValueError(f"x must have {n_inputs} features per example, got shape {x.shape}")
@@ -105,9 +98,7 @@ def check_inputs(network, x) -> np.ndarray:
 
         return preprocess(x, dtype)
     if np.issubdtype(x.dtype, np.integer):
-        raise ValueError(
-            f"integer images must be uint8 (0..255), got {x.dtype}: use .astype(np.uint8)"
-        )
+        raise ValueError(f"integer images must be uint8 (0..255), got {x.dtype}")
     if not np.all(np.isfinite(x)):
         raise ValueError("x contains NaN or infinite values")
     return x.astype(dtype, copy=False)

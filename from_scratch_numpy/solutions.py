@@ -1,6 +1,5 @@
 """Reference solutions to the NumPy notebook's exercises (try first!) and its check cells' checks:
-each prints whether the code is right, or what is wrong; on code not written yet (``...``) it
-shows the reference solution passing."""
+each prints whether the code is right or what is wrong (on code not written yet: the reference)."""
 
 import numpy as np
 
@@ -70,8 +69,7 @@ def check_leaky_relu(cls) -> bool:
     if back.dtype == object or not np.allclose(back, np.where(z > 0, 1.0, alpha)):
         return _verdict(f"backward(ones) gave {back.tolist()}, expected 1 or alpha", what)
     rng = np.random.default_rng(0)
-    kw = {"rng": rng, "dtype": np.float64}
-    layers = [nn.Dense(6, 5, **kw), cls(), nn.Dense(5, 3, **kw)]
+    layers = [nn.Dense(6, 5, rng=rng, dtype=float), cls(), nn.Dense(5, 3, rng=rng, dtype=float)]
     layers[0].b += 0.1
     errors = nn.gradient_check(nn.Network(layers), rng.normal(size=(8, 6)), rng.integers(0, 3, 8))
     worst = max(errors.values())

@@ -63,9 +63,7 @@ class Recipe:
         return ", ".join([*parts, "shuffled" if self.shuffle else "not shuffled"])
 
 
-def replace(recipe: Recipe, **changes) -> Recipe:
-    """A copy of ``recipe`` with some settings changed (``dataclasses.replace``)."""
-    return dataclasses.replace(recipe, **changes)
+replace = dataclasses.replace  # replace(recipe, lr=0.1): a copy with some settings changed
 
 
 # The original notebook: 784-128-10, randn * 0.01, float64, plain SGD 0.01, batch 32, no shuffling.
@@ -94,10 +92,9 @@ class TrainingDivergedError(RuntimeError):
 
 
 class History(dict):
-    """Keras-style history, one value per epoch: ``loss`` (with L2, mean over the epoch),
-    ``accuracy``, ``lr``, ``time``, ``val_loss``, ``val_accuracy``; ``best_epoch`` counts from 0."""
+    """Keras-style, one value per epoch: loss (mean, with L2), accuracy, lr, time, val_loss, ..."""
 
-    best_epoch: int | None = None
+    best_epoch: int | None = None  # the best validation epoch, counted from 0
 
 
 def build(recipe: Recipe, seed: int = 0, fast: bool = False):
@@ -109,9 +106,8 @@ def build(recipe: Recipe, seed: int = 0, fast: bool = False):
     nn = fast_net if fast else numpy_net
     settings = ("dropout", "weight_decay", "label_smoothing", "init", "dtype")
     net = nn.mlp(recipe.sizes, seed=seed, **{k: getattr(recipe, k) for k in settings})
-    if recipe.optimizer == "Momentum":
-        return net, nn.Momentum(recipe.lr, recipe.momentum)
-    return net, getattr(nn, recipe.optimizer)(recipe.lr)  # nn.SGD or nn.Adam
+    momentum = (recipe.momentum,) if recipe.optimizer == "Momentum" else ()
+    return net, getattr(nn, recipe.optimizer)(recipe.lr, *momentum)  # nn.SGD, Momentum or Adam
 
 
 def fit(
@@ -131,16 +127,12 @@ def fit(
     progress: bool = True,
     on_epoch_end=None,
 ) -> History:
-    """Train ``net`` on mini-batches, each example once per epoch; return the ``History``.
-
-    ``x``: uint8 images or floats in the network's layout; ``y``: integer labels. Each epoch is
-    shuffled from ``seed`` unless ``shuffle=False``. ``lr_schedule(t)``, t = epoch + fraction done,
-    is set before every step. After ``early_stopping_patience`` epochs without a better ``monitor``
-    on ``validation_data``, stop and restore the best weights. ``progress``: one plain-text line
-    per run. ``on_epoch_end(epoch, net, logs)`` runs off the clock of ``history["time"]``.
-    """
-    x = checks.check_inputs(net, x)
-    y = checks.check_labels(net, y, len(x))
+    """Train ``net`` on mini-batches of uint8 images or floats ``x`` and integer labels ``y``.
+    Each epoch sees every example once, shuffled from ``seed`` unless ``shuffle=False``;
+    ``lr_schedule(t)``, t = epoch + fraction done, sets every step's rate. After
+    ``early_stopping_patience`` epochs without a better ``monitor`` on ``validation_data``, stop and
+    restore the best weights. ``on_epoch_end(epoch, net, logs)`` runs off the clock of ``time``."""
+    x, y = checks.check_inputs(net, x), checks.check_labels(net, y, len(x))
     checks.check_optimizer(optimizer)
     epochs, batch_size = checks.check_fit(epochs, batch_size, early_stopping_patience, monitor)
     if lr_schedule is not None and not callable(lr_schedule):
@@ -149,17 +141,13 @@ def fit(
         raise ValueError("early stopping needs validation_data")
     history = History(loss=[], accuracy=[], lr=[], time=[])
     if validation_data is not None:
-        x_val, y_val = validation_data
-        x_val = checks.check_inputs(net, x_val)
-        y_val = checks.check_labels(net, y_val, len(x_val))
-        history.update(val_loss=[], val_accuracy=[])
+        x_val = checks.check_inputs(net, validation_data[0])
+        y_val = checks.check_labels(net, validation_data[1], len(x_val))
 
     rng = np.random.default_rng(seed)
     n, steps = len(x), math.ceil(len(x) / batch_size)
     best, best_weights = None, None
-    bar = tqdm(
-        total=epochs, unit="epoch", ascii=True, mininterval=0, ncols=110, disable=not progress
-    )
+    bar = tqdm(total=epochs, unit="epoch", ascii=True, ncols=110, disable=not progress)
     for epoch in range(epochs):
         start = time.perf_counter()
         order = rng.permutation(n) if shuffle else np.arange(n)
@@ -182,7 +170,7 @@ def fit(
         if validation_data is not None:
             logs["val_loss"], logs["val_accuracy"] = net.evaluate(x_val, y_val)
         for key, value in logs.items():
-            history[key].append(value)
+            history.setdefault(key, []).append(value)
         history["time"].append(time.perf_counter() - start)
         bar.set_postfix({k: f"{v:.4f}" for k, v in logs.items()}, refresh=False)
         bar.update()
@@ -206,31 +194,19 @@ def fit(
 
 def train(recipe, x, y, validation_data=None, *, seed=0, fast=False, epochs=None, **options):
     """Build the recipe's network and ``fit`` it as the recipe says; returns (network, history).
-
     ``epochs`` overrides the recipe's (the schedule is stretched to match); early stopping is used
-    only with ``validation_data``; ``options`` (``progress``, ``on_epoch_end``) go to ``fit``.
-    """
+    only with ``validation_data``; ``options`` (``progress``, ``on_epoch_end``) go to ``fit``."""
     epochs = recipe.epochs if epochs is None else checks.check_positive_int("epochs", epochs)
     net, optimizer = build(recipe, seed, fast)
-    warmup = min(recipe.warmup_epochs, epochs / 2)
-    cosine = numpy_net.cosine_schedule(recipe.lr, epochs, warmup=warmup)
-    patience = recipe.early_stopping_patience if validation_data is not None else None
-    history = fit(
-        net,
-        optimizer,
-        x,
-        y,
-        epochs=epochs,
-        batch_size=recipe.batch_size,
-        validation_data=validation_data,
-        shuffle=recipe.shuffle,
-        seed=seed,
-        lr_schedule=cosine if recipe.schedule == "cosine" else None,
-        early_stopping_patience=patience,
-        monitor=recipe.monitor,
-        **options,
+    options.update(batch_size=recipe.batch_size, shuffle=recipe.shuffle, monitor=recipe.monitor)
+    if recipe.schedule == "cosine":
+        warmup = min(recipe.warmup_epochs, epochs / 2)
+        options["lr_schedule"] = numpy_net.cosine_schedule(recipe.lr, epochs, warmup=warmup)
+    if validation_data is not None:
+        options["early_stopping_patience"] = recipe.early_stopping_patience
+    return net, fit(
+        net, optimizer, x, y, epochs=epochs, validation_data=validation_data, seed=seed, **options
     )
-    return net, history
 
 
 def parameter_arrays(net) -> dict[str, np.ndarray]:
