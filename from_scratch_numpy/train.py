@@ -198,15 +198,15 @@ def train(recipe, x, y, validation_data=None, *, seed=0, fast=False, epochs=None
     only with ``validation_data``; ``options`` (``progress``, ``on_epoch_end``) go to ``fit``."""
     epochs = recipe.epochs if epochs is None else checks.check_positive_int("epochs", epochs)
     net, optimizer = build(recipe, seed, fast)
-    options.update(batch_size=recipe.batch_size, shuffle=recipe.shuffle, monitor=recipe.monitor)
+    given = dict(batch_size=recipe.batch_size, shuffle=recipe.shuffle, monitor=recipe.monitor)
     if recipe.schedule == "cosine":
         warmup = min(recipe.warmup_epochs, epochs / 2)
-        options["lr_schedule"] = numpy_net.cosine_schedule(recipe.lr, epochs, warmup=warmup)
+        given["lr_schedule"] = numpy_net.cosine_schedule(recipe.lr, epochs, warmup=warmup)
     if validation_data is not None:
-        options["early_stopping_patience"] = recipe.early_stopping_patience
-    return net, fit(
-        net, optimizer, x, y, epochs=epochs, validation_data=validation_data, seed=seed, **options
-    )
+        given["early_stopping_patience"] = recipe.early_stopping_patience
+    # A setting both in the recipe and in options is a TypeError (a keyword given twice).
+    return net, fit(net, optimizer, x, y, epochs=epochs, validation_data=validation_data,
+                    seed=seed, **given, **options)  # fmt: skip
 
 
 def parameter_arrays(net) -> dict[str, np.ndarray]:

@@ -285,6 +285,8 @@ def test_train_uses_the_recipe():
     assert len(hist["loss"]) <= 2 and hist["lr"][0] == pytest.approx(recipe.lr)
     net, hist = T.train(recipe, x, y, seed=0, progress=False)
     assert len(hist["loss"]) == 3 and "val_loss" not in hist
+    with pytest.raises(TypeError, match="batch_size"):  # the recipe's setting, given twice
+        T.train(recipe, x, y, batch_size=7, progress=False)
 
 
 @pytest.mark.parametrize(
