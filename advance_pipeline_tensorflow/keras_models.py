@@ -29,21 +29,17 @@ SCHEDULES = ("constant", "cosine", "onecycle")
 
 
 def _check(ok: bool, message: str) -> None:
-    """The one validation helper: raise ``ValueError(message)`` unless ``ok``."""
     if not ok:
         raise ValueError(message)
 
 
-# ----------------------------------------------------------------------------- MLPs
 def build_mlp(
     hidden: Sequence[int] | int = 128, *, dropout: float | Sequence[float] = 0.0,
     batchnorm: bool = False, name: str = "mlp",
 ) -> keras.Model:  # fmt: skip
     """``Flatten -> [Dense -> (BatchNorm) -> ReLU -> (Dropout)] x len(hidden) -> Dense(10)``.
-
     ``hidden``: the width of each hidden layer; ``dropout``: one rate for all of them or one per
-    layer (0: no Dropout layer); ``batchnorm``: BatchNorm between each Dense layer and its ReLU.
-    """
+    layer (0: no Dropout layer); ``batchnorm``: BatchNorm between each Dense layer and its ReLU."""
     widths = [hidden] if isinstance(hidden, int) else list(hidden)
     rates = [dropout] * len(widths) if isinstance(dropout, (int, float)) else list(dropout)
     _check(len(widths) > 0 and all(w > 0 for w in widths), f"hidden widths must be > 0: {hidden}")
@@ -73,16 +69,13 @@ def build_original_mlp(variant: str) -> keras.Model:
     return build_mlp(**configs[variant], name=f"mlp_{variant}")
 
 
-# ----------------------------------------------------------------------------- optimizers
 def make_schedule(
     kind: str, lr: float, total_steps: int | None = None, *, warmup_fraction: float = 0.2
 ) -> float | keras.optimizers.schedules.LearningRateSchedule:
-    """``lr`` itself ("constant"), or a per-step schedule over ``total_steps`` optimizer steps.
-
+    """``lr`` itself ("constant"), or a per-step schedule over ``total_steps`` optimizer steps:
     "cosine": :math:`\\eta_t = \\eta_{min} + \\frac12(\\eta - \\eta_{min})(1 + \\cos(\\pi t/T))` with
     :math:`\\eta_{min} = \\eta/100`. "onecycle": a linear warm-up from ``lr/25`` to ``lr`` over the
-    first ``warmup_fraction`` of the steps, then that cosine decay.
-    """
+    first ``warmup_fraction`` of the steps, then that cosine decay."""
     _check(kind in SCHEDULES, f"unknown schedule {kind!r}; expected one of {SCHEDULES}")
     if kind == "constant":
         return lr
@@ -101,45 +94,35 @@ def make_optimizer(
 ) -> keras.optimizers.Optimizer:  # fmt: skip
     """A Keras optimizer by name, every setting passed explicitly (``weight_decay`` is decoupled)."""
     _check(name in OPTIMIZERS, f"unknown optimizer {name!r}; expected one of {tuple(OPTIMIZERS)}")
-    kwargs = {"learning_rate": lr, "weight_decay": weight_decay}
+    decay = 1e-4 if name == "adamw" and weight_decay is None else weight_decay
+    kwargs = {"learning_rate": lr, "weight_decay": decay}
     if name in ("sgd", "rmsprop"):
         kwargs["momentum"] = momentum
     else:
         _check(momentum == 0, f"{name} has no momentum setting; got momentum={momentum}")
-    if name == "adamw" and weight_decay is None:
-        kwargs["weight_decay"] = 1e-4
     return OPTIMIZERS[name](**kwargs)
 
 
 def compile_model(
     model: keras.Model, optimizer: str, lr: float, schedule: str | None = None, *,
     total_steps: int | None = None, momentum: float = 0.0, weight_decay: float | None = None,
-    steps_per_execution: int = 1,
 ) -> keras.Model:  # fmt: skip
-    """Compile ``model`` with an explicit optimizer and learning rate; returns the model.
-
-    The loss takes logits (what the builders output); ``schedule`` is a :func:`make_schedule` kind.
-    """
+    """Compile ``model`` with an explicit optimizer, lr and schedule, loss on logits; return it."""
     rate = make_schedule(schedule or "constant", lr, total_steps)
     model.compile(
         optimizer=make_optimizer(optimizer, rate, momentum=momentum, weight_decay=weight_decay),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
-        steps_per_execution=steps_per_execution,
     )
     return model
 
 
-# ----------------------------------------------------------------------------- CNNs
 def build_augmentation(
     rotation_degrees: float = 10.0, shift: float = 0.1, zoom: float = 0.1, *,
     seed: int | None = None,
 ) -> keras.Sequential:  # fmt: skip
     """Random rotation (± degrees), shift and zoom (± fractions); 0 leaves a transform out.
-
-    These layers change images only in training (inside ``fit``); at validation, test and
-    prediction time they pass them through. Empty pixels are black.
-    """
+    Active only in training (inside ``fit``), elsewhere they pass images through; fill: black."""
     s = (lambda i: None) if seed is None else (lambda i: seed + i)
     steps = []
     if rotation_degrees:
@@ -159,10 +142,8 @@ def conv_bn_relu(x, filters: int, name: str):
 
 
 def residual_block(x, filters: int, name: str):
-    """:math:`y = \\mathrm{ReLU}(x + F(x))`, :math:`F` = Conv-BN-ReLU-Conv-BN.
-
-    When the channel count changes, a 1x1 convolution projects ``x`` so the two can be added.
-    """
+    """:math:`y = \\mathrm{ReLU}(x + F(x))`, :math:`F` = Conv-BN-ReLU-Conv-BN. When the channel
+    count changes, a 1x1 convolution projects ``x`` so the two can be added."""
     shortcut = x
     if x.shape[-1] != filters:
         shortcut = layers.Conv2D(filters, 1, use_bias=False, name=f"{name}_proj")(x)
@@ -187,7 +168,6 @@ def _pool_and_drop(x, rate: float, name: str):
 
 
 def _head(inputs, x, dense: int, dropout: float, name: str) -> keras.Model:
-    """``Flatten -> Dense -> BN -> ReLU -> Dropout -> Dense(10)``."""
     x = layers.Flatten(name="flatten")(x)
     x = layers.Dense(dense, use_bias=False, name="dense")(x)
     x = layers.BatchNormalization(name="dense_bn")(x)
@@ -201,10 +181,8 @@ def build_cnn(
     dense: int = 128, dropout: float = 0.1, dense_dropout: float = 0.3,
     augment: bool | keras.Layer = True, name: str = "cnn",
 ) -> keras.Model:  # fmt: skip
-    """Blocks of ``[Conv3x3 -> BN -> ReLU] x n -> MaxPool -> Dropout``, then the dense head.
-
-    ``augment``: True puts :func:`build_augmentation` first, a layer puts that layer, False none.
-    """
+    """Blocks of ``[Conv3x3 -> BN -> ReLU] x n -> MaxPool -> Dropout``, then a dense head;
+    ``augment``: True puts :func:`build_augmentation` first, a layer puts that layer, False none."""
     _check(len(filters) == len(convs_per_block), "give one convs_per_block entry per block")
     inputs, x = _input(augment)
     for b, (width, n_conv) in enumerate(zip(filters, convs_per_block, strict=True), start=1):
@@ -219,10 +197,8 @@ def build_residual_cnn(
     dense_dropout: float = 0.3, augment: bool | keras.Layer = True, name: str = "residual_cnn",
 ) -> keras.Model:  # fmt: skip
     """A stem ``Conv-BN-ReLU`` (``filters[0]``), then one :func:`residual_block` per further entry.
-
-    With the defaults it has the 3x3 convolutions, pooling and head of :func:`build_cnn`: the two
-    models differ only by the skip connections.
-    """
+    By default it has :func:`build_cnn`'s 3x3 convolutions, pooling and head: only the skip
+    connections differ."""
     _check(len(filters) >= 2, f"filters needs a stem and at least one stage, got {filters}")
     inputs, x = _input(augment)
     x = _pool_and_drop(conv_bn_relu(x, filters[0], "stem"), dropout, "s0")
@@ -231,7 +207,6 @@ def build_residual_cnn(
     return _head(inputs, x, dense, dense_dropout, name)
 
 
-# ----------------------------------------------------------------------------- keras-tuner
 def make_hypermodel(
     units: Sequence[int] = (64, 128, 256, 512), lr_range=(1e-4, 1e-2), dropout_range=(0.0, 0.5)
 ) -> Callable[[Any], keras.Model]:
@@ -247,11 +222,9 @@ def make_hypermodel(
 
 
 def make_random_search(hypermodel, *, directory, project_name: str, max_trials: int, seed: int = 0):
-    """``keras_tuner.RandomSearch`` on val_accuracy (fresh each run) that needs no TensorBoard.
-
+    """``keras_tuner.RandomSearch`` on val_accuracy (fresh each run) that needs no TensorBoard:
     keras-tuner 1.4 imports ``tensorboard`` in every trial, which TensorFlow >= 2.20 no longer
-    installs; this subclass does that set-up only when a ``TensorBoard`` callback is passed.
-    """
+    installs; this subclass does that set-up only when a ``TensorBoard`` callback is passed."""
     import keras_tuner as kt
 
     class RandomSearch(kt.RandomSearch):
@@ -265,7 +238,6 @@ def make_random_search(hypermodel, *, directory, project_name: str, max_trials: 
     )  # fmt: skip
 
 
-# ----------------------------------------------------------------------------- predictions, voting
 def predict_proba(model: keras.Model, x: Any, *, batch_size: int = 512) -> np.ndarray:
     """Class probabilities ``(N, 10)`` for uint8 images ``(N, 28, 28)``, float images in [0, 1]
     (with or without the channel axis) or a batched ``tf.data.Dataset``."""
@@ -282,8 +254,7 @@ def predict_proba(model: keras.Model, x: Any, *, batch_size: int = 512) -> np.nd
 
 def _stack(probs) -> np.ndarray:
     p = np.asarray(probs, dtype=float)
-    shape_ok = p.ndim == 3 and min(p.shape) > 0
-    _check(shape_ok, f"probs must be (models, samples, classes), got {p.shape}")
+    _check(p.ndim == 3 and min(p.shape) > 0, f"probs must be (models, samples, classes): {p.shape}")
     _check(bool(np.isfinite(p).all()), "probs contains NaN or inf")
     return p
 

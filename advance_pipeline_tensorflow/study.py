@@ -67,10 +67,8 @@ def train(
     strategy=None, early_stop_patience: int | None = None, per_epoch: bool = False,
 ) -> dict:  # fmt: skip
     """Seed, build and compile a model in ``strategy``'s scope, fit it and return its run dict.
-
     ``train_data`` is a batched ``tf.data.Dataset`` (its length sets a schedule's ``total_steps``);
-    ``early_stop_patience`` stops on the validation loss and restores the best weights.
-    """
+    ``early_stop_patience`` stops on the validation loss and restores the best weights."""
     set_seed(seed)
     strategy = strategy or __import__("tensorflow").distribute.get_strategy()
     with strategy.scope():
@@ -131,11 +129,8 @@ def epochs_to_accuracy(runs: Sequence[dict], thresholds: Sequence[float]) -> pd.
 
 
 def trial_table(tuner) -> pd.DataFrame:
-    """keras-tuner's trials, best first: hyperparameters and validation accuracy."""
+    """keras-tuner's trials, best first: hyperparameters and validation accuracy (failed: NaN)."""
     trials = sorted(tuner.oracle.trials.values(), key=lambda t: int(t.trial_id))
-    failed = [t.trial_id for t in trials if t.score is None]
-    if failed:
-        raise RuntimeError(f"keras-tuner trials {failed} failed; see the messages above")
     rows = [{"trial": int(t.trial_id), **t.hyperparameters.values, "val_accuracy": t.score}
             for t in trials]  # fmt: skip
     return pd.DataFrame(rows).sort_values("val_accuracy", ascending=False).reset_index(drop=True)

@@ -10,10 +10,8 @@ HEADLESS_RUNNERS = ("papermill", "nbconvert", "nbclient", "pytest", "nbmake")
 
 def interactive_notebook() -> bool:
     """True when a person can use a widget here: Colab, or a notebook open in Jupyter or VS Code.
-
     False in a script and in a notebook run headless (papermill, nbconvert, pytest: told by the
-    processes that started this kernel). ``MNIST_INTERACTIVE=1`` or ``0`` overrides.
-    """
+    processes that started this kernel). ``MNIST_INTERACTIVE=1`` or ``0`` overrides."""
     forced = os.environ.get("MNIST_INTERACTIVE", "").strip()
     if forced in ("0", "1"):
         return forced == "1"

@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -47,10 +46,8 @@ def classify(image, predictors: dict[str, Predictor], class_names) -> tuple:
 
 def build_app(predictors: dict[str, Predictor], class_names) -> gr.Blocks:
     """A sketchpad and an upload box in, each model's probabilities (one per class name) out.
-
-    ``.launch()`` it (``inline=True`` in a notebook); its API endpoints are ``/classify_drawing``
-    and ``/classify_upload`` (an image file).
-    """
+    ``.launch()`` it (``inline=True`` in a notebook); API endpoints: ``/classify_drawing`` and
+    ``/classify_upload`` (an image file)."""
     if not predictors:
         raise ValueError("predictors must name at least one model")
     with gr.Blocks(title="Try your own digit") as app:
@@ -120,13 +117,10 @@ def load_predictors(models: Path, n_quick: int = 15_000) -> dict[str, Predictor]
     x, y = x[:n_quick], y[:n_quick]
     predictors = {}
     for name, make in (("NumPy MLP", _numpy_predictor), ("CNN (Keras)", _cnn_predictor)):
-        start = time.perf_counter()
         try:
             predictors[name] = make(models, x, y)
         except Exception as e:  # one model missing must not stop the other
             print(f"{name}: unavailable ({type(e).__name__}: {e})", file=sys.stderr)
-        else:
-            print(f"{name}: ready in {time.perf_counter() - start:.0f} s")
     return predictors
 
 
