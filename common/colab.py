@@ -1,7 +1,5 @@
-"""Google Colab: the repository address (kept here only), the "Open in Colab" badges and the bootstrap
-cell. A fork changes ``REPO`` and runs ``python -m common.colab`` to rewrite them in the READMEs and
-notebooks; ``tests/test_colab.py`` fails when they are out of sync.
-"""
+"""Google Colab: the repository address (kept here only), "Open in Colab" badges, bootstrap cells.
+A fork changes ``REPO`` and runs ``python -m common.colab``; tests/test_colab.py checks the sync."""
 
 from __future__ import annotations
 
@@ -48,32 +46,28 @@ if IN_COLAB:
     )"""
 
 
-def _sync_notebook(path: Path, notebook: str, extras: str, repo: str) -> bool:
-    """Badge in the first markdown cell, bootstrap in the first code cell; True if changed."""
-    nb = json.loads(path.read_text(encoding="utf-8"))
-    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
-    cell = next((c for c in code if BOOTSTRAP_TAG in c["metadata"].get("tags", [])), code[0])
-    first_md = next(c for c in nb["cells"] if c["cell_type"] == "markdown")
-    before = json.dumps([cell, first_md])
-    cell["source"] = bootstrap_source(extras, repo).splitlines(keepends=True)
-    tags = cell["metadata"].setdefault("tags", [])
-    tags += [] if BOOTSTRAP_TAG in tags else [BOOTSTRAP_TAG]
-    text, new_badge = "".join(first_md["source"]), badge(notebook, repo)
-    text, found = _badge_re().subn(new_badge, text)
-    first_md["source"] = (text if found else f"{new_badge}\n\n{text}").splitlines(keepends=True)
-    if json.dumps([cell, first_md]) == before:
-        return False
-    text = json.dumps(nb, indent=1, sort_keys=True, ensure_ascii=False)
-    path.write_text(text + "\n", encoding="utf-8")
-    return True
-
-
 def sync(root: Path, repo: str = REPO) -> list[Path]:
-    """Rewrite badges and bootstrap cells under ``root`` to point at ``repo``; return changed files."""
+    """Point the badges (READMEs, each notebook's first markdown cell) and bootstrap cells (first
+    code cell) under ``root`` at ``repo``; return the files changed."""
     changed = []
     for rel, extras in NOTEBOOKS.items():
-        path = root / rel
-        if path.is_file() and _sync_notebook(path, rel, extras, repo):
+        if not (path := root / rel).is_file():
+            continue
+        nb = json.loads(path.read_text(encoding="utf-8"))
+        code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+        cell = next((c for c in code if BOOTSTRAP_TAG in c["metadata"].get("tags", [])), code[0])
+        first_md = next(c for c in nb["cells"] if c["cell_type"] == "markdown")
+        before = json.dumps([cell, first_md])
+        cell["source"] = bootstrap_source(extras, repo).splitlines(keepends=True)
+        tags = cell["metadata"].setdefault("tags", [])
+        tags += [] if BOOTSTRAP_TAG in tags else [BOOTSTRAP_TAG]
+        text, new_badge = "".join(first_md["source"]), badge(rel, repo)
+        text, found = _badge_re().subn(new_badge, text)
+        text = text if found else f"{new_badge}\n\n{text}"
+        first_md["source"] = text.splitlines(keepends=True)
+        if json.dumps([cell, first_md]) != before:
+            text = json.dumps(nb, indent=1, sort_keys=True, ensure_ascii=False)
+            path.write_text(text + "\n", encoding="utf-8")
             changed.append(path)
     for readme in sorted(root.glob("README*.md")):
         new = text = readme.read_text(encoding="utf-8")

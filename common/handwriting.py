@@ -1,10 +1,8 @@
 """Any image of a digit -> a 28x28 MNIST-format image, by MNIST's own recipe.
 
-MNIST's digits are white ink on black, scaled so the ink's longer side fits 20 pixels (aspect ratio
-kept, anti-aliased) and placed in a 28x28 field with their centre of mass at pixel (14, 14). A
-network trained on MNIST has only seen that: :func:`to_mnist` brings a photo or drawing to the same
-form. :func:`naive_resize` is the squeeze a newcomer writes first, kept to show why it fails.
-"""
+MNIST's digits are white ink on black, the ink's longer side scaled to 20 pixels (anti-aliased), its
+centre of mass at pixel (14, 14) of a 28x28 field: all a network trained on MNIST has seen.
+:func:`naive_resize` is the squeeze a newcomer writes first, kept to show why it fails."""
 
 from __future__ import annotations
 
@@ -67,20 +65,7 @@ def _open(image) -> np.ndarray:
     return a / 255.0 if a.max() > 1.0 else a  # floats and bools are taken as 0..1
 
 
-def _grey(a: np.ndarray) -> np.ndarray:
-    """Luminance in [0, 1]; a transparent background becomes paper (the opposite of the strokes)."""
-    grey = a[:, :, :3] @ LUMA if a.ndim == 3 else a
-    if a.ndim == 3 and a.shape[2] == 4 and a[:, :, 3].min() < 0.99:
-        alpha = a[:, :, 3]
-        opaque = alpha > 0.5
-        stroke = grey[opaque].mean() if opaque.any() else 0.0
-        paper = 1.0 if stroke < 0.5 else 0.0  # dark strokes on transparency: white paper behind
-        grey = alpha * grey + (1 - alpha) * paper
-    return grey
-
-
-def _resize(a: np.ndarray, scale: float) -> np.ndarray:
-    """Resize a float image by ``scale`` (Lanczos: anti-aliased when shrinking)."""
+def _resize(a: np.ndarray, scale: float) -> np.ndarray:  # Lanczos: anti-aliased when shrinking
     size = (max(1, round(a.shape[1] * scale)), max(1, round(a.shape[0] * scale)))
     return np.asarray(Image.fromarray(a.astype(np.float32), mode="F").resize(size, Image.LANCZOS))
 
@@ -88,14 +73,18 @@ def _resize(a: np.ndarray, scale: float) -> np.ndarray:
 def to_mnist(image, *, ink: str | None = None) -> np.ndarray:
     """One digit's image -> (28, 28) uint8 in MNIST's format; ``ValueError`` if it has no ink.
 
-    ``image``: a path, the bytes of an image file, a PIL image, or an array (H, W), (H, W, 3) or
-    (H, W, 4) in 0..255 (or floats in 0..1); transparent pixels count as paper. ``ink``: "dark" (on
-    light paper, e.g. a pen drawing), "light" (on dark, as MNIST), or None to decide from the
-    border of the image, which is taken to be paper.
-    """
+    ``image``: a path, an image file's bytes, a PIL image, or an array (H, W[, 3|4]) in 0..255 (or
+    floats in 0..1). ``ink``: "dark" (on light paper, e.g. a pen drawing), "light" (on dark, as
+    MNIST), or None to decide from the border of the image, which is taken to be paper."""
     if ink not in (None, "dark", "light"):
         raise ValueError(f'ink must be "dark", "light" or None (automatic), got {ink!r}')
-    grey = _grey(_open(image))
+    a = _open(image)
+    grey = a[:, :, :3] @ LUMA if a.ndim == 3 else a
+    if a.ndim == 3 and a.shape[2] == 4 and a[:, :, 3].min() < 0.99:  # transparency becomes paper
+        alpha, opaque = a[:, :, 3], a[:, :, 3] > 0.5
+        stroke = grey[opaque].mean() if opaque.any() else 0.0
+        paper = 1.0 if stroke < 0.5 else 0.0  # dark strokes on transparency: white paper behind
+        grey = alpha * grey + (1 - alpha) * paper
     if ink is None:
         border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
         ink = "dark" if np.median(border) > 0.5 else "light"
@@ -148,8 +137,7 @@ def to_mnist(image, *, ink: str | None = None) -> np.ndarray:
 
 
 def naive_resize(image) -> np.ndarray:
-    """For contrast with :func:`to_mnist`: ``Image.open(path).convert("L").resize((28, 28))``, no
-    inversion, no crop, no centring, aspect ratio lost. Returns (28, 28) uint8."""
+    """``Image.open(path).convert("L").resize((28, 28))``: no inversion, crop or centring."""
     a = _open(image)
     grey = a[:, :, :3] @ LUMA if a.ndim == 3 else a
     im = Image.fromarray(np.round(grey * 255).astype(np.uint8))
@@ -157,8 +145,7 @@ def naive_resize(image) -> np.ndarray:
 
 
 def example_digits() -> list[tuple[Path, int]]:
-    """``[(path, label), ...]`` of the example images ``assets/digits/<label>_<description>.png``
-    (``assets/digits/README.md`` says how they were made), sorted by file name."""
+    """``[(path, label), ...]`` of ``assets/digits/<label>_<description>.png``, sorted by name."""
     folder = next((f for f in ASSETS if any(f.glob("*.png"))), None)
     if folder is None:
         raise FileNotFoundError(f"no example digits (*.png) in {' or '.join(map(str, ASSETS))}")

@@ -22,8 +22,7 @@ _PACKAGES = (
 
 
 def set_seed(seed: int) -> None:
-    """Seed Python's ``random``, NumPy's global generator and, if already imported, TensorFlow/Keras
-    (not imported here: the NumPy notebook must run without it)."""
+    """Seed ``random``, NumPy's global generator and TensorFlow/Keras if imported (never here)."""
     if not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     os.environ["PYTHONHASHSEED"] = str(seed)

@@ -100,7 +100,7 @@ def _online(monkeypatch, payloads: dict[str, bytes]):
     monkeypatch.setattr(data, "network_available", lambda *a, **k: True)
     monkeypatch.setattr("urllib.request.urlopen", urlopen)
     monkeypatch.setattr(
-        data, "_download_tfds", lambda folder: (_ for _ in ()).throw(ImportError("no tfds"))
+        data, "_download_tfds", lambda name, folder: (_ for _ in ()).throw(ImportError("no tfds"))
     )
 
 
