@@ -6,8 +6,6 @@ its BatchNorm models without one, Keras silently used RMSprop, and the "BatchNor
 confounded with a change of optimizer. Build and compile inside ``strategy.scope()`` for multi-GPU.
 """
 
-from __future__ import annotations
-
 from collections.abc import Callable, Sequence
 from typing import Any
 

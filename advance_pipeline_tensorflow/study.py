@@ -5,8 +5,6 @@ A *run* is the dict :func:`train` returns: ``model``, ``history`` (Keras's ``His
 ``test_proba``, ``test_pred``, ``test_acc`` and ``test_loss``.
 """
 
-from __future__ import annotations
-
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence

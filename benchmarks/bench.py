@@ -9,8 +9,6 @@ notebook's network. Test accuracy after each epoch, off the clock. Writes
 numbers meaningless, into ``results/smoke``.
 """
 
-from __future__ import annotations
-
 import argparse
 import dataclasses
 import json

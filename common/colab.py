@@ -1,8 +1,6 @@
 """Google Colab: the repository address (kept here only), "Open in Colab" badges, bootstrap cells.
 A fork changes ``REPO`` and runs ``python -m common.colab``; tests/test_colab.py checks the sync."""
 
-from __future__ import annotations
-
 import json
 import re
 import sys

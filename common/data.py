@@ -4,8 +4,6 @@ Sources: for MNIST, ``data_dir``/``$MNIST_DATA_DIR``; our or Keras's cache; a do
 answers within 2 s (for MNIST, then tensorflow-datasets); for MNIST only, loudly, a 5,000-digit
 sample. Each is checked against the published SHA-256 (checksums.tsv), or says that it was not."""
 
-from __future__ import annotations
-
 import gzip
 import hashlib
 import math

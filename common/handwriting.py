@@ -4,8 +4,6 @@ MNIST's digits are white ink on black, the ink's longer side scaled to 20 pixels
 centre of mass at pixel (14, 14) of a 28x28 field: all a network trained on MNIST has seen.
 :func:`naive_resize` is the squeeze a newcomer writes first, kept to show why it fails."""
 
-from __future__ import annotations
-
 import io
 from pathlib import Path
 from site import USER_BASE
@@ -14,8 +12,6 @@ from sysconfig import get_path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 from scipy import ndimage
-
-__all__ = ["to_mnist", "naive_resize", "example_digits"]
 
 MAX_PIXELS = 40_000_000  # a 12-megapixel phone photo is fine; a decompression bomb is not
 MIN_SIDE = 8  # a digit needs a few pixels to be a digit

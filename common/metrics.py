@@ -12,8 +12,6 @@ default (``labels=None``) averages only over the classes that occur, and ``zero_
 leaves undefined ratios out: on data missing some classes both give higher macro scores.
 """
 
-from __future__ import annotations
-
 from collections.abc import Iterable
 from typing import Any, NamedTuple
 

@@ -5,8 +5,6 @@ plot_...(...)``, so that Jupyter shows it once). ``class_names`` name the classe
 (default the digits "0".."9").
 """
 
-from __future__ import annotations
-
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path

@@ -13,8 +13,6 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["Timer", "library_versions", "machine_info", "set_seed"]
-
 _PACKAGES = (
     "numpy scikit-learn scipy pandas matplotlib seaborn threadpoolctl tensorflow keras "
     "tensorflow-datasets keras-tuner mlxtend"

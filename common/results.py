@@ -4,8 +4,6 @@
 ``results/`` folder, the README tables), so no number in them is ever typed by hand.
 """
 
-from __future__ import annotations
-
 import datetime as _dt
 import json
 import math

@@ -3,8 +3,6 @@ called: the NumPy notebook runs without it)."""
 
 import numpy as np
 
-__all__ = ["make_dataset"]
-
 
 def make_dataset(
     x, y, *, batch_size=128, shuffle=False, seed=None, cache=True, drop_remainder=False

@@ -1,7 +1,5 @@
 """The "Try your own digit" web app (``demo.app``, needs gradio) and when to start it."""
 
-from __future__ import annotations
-
 import os
 import sys
 

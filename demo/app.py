@@ -4,8 +4,6 @@
 ``results/models/`` (``numpy_mlp.npz``, ``cnn.keras``), else trains two quick ones (about a minute).
 """
 
-from __future__ import annotations
-
 import argparse
 import os
 import sys

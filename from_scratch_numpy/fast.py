@@ -13,8 +13,6 @@ Where a step's time goes, and what changes here:
 ``train.build(recipe, seed, fast=True)`` uses :func:`mlp` and :class:`Adam` from here.
 """
 
-from __future__ import annotations
-
 import os
 from concurrent.futures import ThreadPoolExecutor
 
@@ -23,7 +21,7 @@ import numpy as np
 from from_scratch_numpy import numpy_net as nn
 from from_scratch_numpy.numpy_net import SGD, Momentum  # unchanged: the fast network accepts them
 
-__all__ = ["Adam", "FastNetwork", "Momentum", "SGD", "mlp"]
+__all__ = ["Adam", "FastNetwork", "Momentum", "SGD", "mlp"]  # SGD, Momentum: train.build
 
 # 32,768 numbers (128 KB of float32) per block: the fifteen operations on a block of W, dW, m, v
 # and one scratch block run in the core's cache instead of streaming 20 MB from memory each time.
