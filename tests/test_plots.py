@@ -67,6 +67,29 @@ def test_set_style_is_idempotent():
         assert plt.rcParams["savefig.dpi"] == 150 and plt.rcParams["figure.dpi"] == 80
 
 
+def test_jupyter_shows_figures_as_small_palette_pngs():
+    """In IPython, set_style makes figures display through small_png: the same picture, fewer bytes."""
+    from io import BytesIO
+
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.core.pylabtools import print_figure
+    from PIL import Image
+
+    shell = InteractiveShell.instance()
+    with matplotlib.rc_context():
+        plots.set_style()
+        fig, ax = plt.subplots(figsize=(4, 3))
+        ax.imshow(np.linspace(0, 1, 400).reshape(20, 20), cmap="viridis")
+        ax.plot(np.sin(np.linspace(0, 6, 50)), color="tab:red")
+        assert shell.display_formatter.formatters["image/png"].lookup(fig) is plots.small_png
+        small, full = plots.small_png(fig), print_figure(fig, "png")
+    assert small.startswith(PNG_MAGIC) and len(small) < 0.7 * len(full)
+    small_img, full_img = Image.open(BytesIO(small)), Image.open(BytesIO(full))
+    assert small_img.mode == "P" and small_img.size == full_img.size
+    diff = np.abs(np.asarray(small_img.convert("RGB"), float) - np.asarray(full_img.convert("RGB")))
+    assert diff.mean() < 2  # grey levels out of 255: the eye sees the same figure
+
+
 def test_save_fig_goes_to_the_dataset_and_mode_folder(tmp_path, monkeypatch):
     monkeypatch.setenv("MNIST_RESULTS_DIR", str(tmp_path / "res"))
     fig, ax = plt.subplots()
