@@ -82,6 +82,7 @@ ORIGINAL = Recipe(
 
 # The improved network: the defaults above (784-800-800-10, He init, float32, Adam with a cosine
 # schedule, batch 128, shuffled) plus regularisation, every setting chosen on the validation split.
+# Epochs: 5, 7, 10, 15 reached 98.05, 98.17, 98.40, 98.42 % (seed 0): 10 ties 15 and costs less.
 IMPROVED = Recipe(
     dropout=0.4, weight_decay=5e-5, label_smoothing=0.1, epochs=10, early_stopping_patience=5
 )
@@ -141,8 +142,9 @@ def fit(
         raise ValueError("early stopping needs validation_data")
     history = History(loss=[], accuracy=[], lr=[], time=[])
     if validation_data is not None:
-        x_val = checks.check_inputs(net, validation_data[0])
-        y_val = checks.check_labels(net, validation_data[1], len(x_val))
+        x_val, y_val = validation_data  # a pair; anything else: "too many/not enough values"
+        x_val = checks.check_inputs(net, x_val)
+        y_val = checks.check_labels(net, y_val, len(x_val))
 
     rng = np.random.default_rng(seed)
     n, steps = len(x), math.ceil(len(x) / batch_size)

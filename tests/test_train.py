@@ -308,6 +308,7 @@ def test_train_uses_the_recipe():
         ({"optimizer": nn.SGD(float("nan"))}, "learning rate"),
         ({"validation_data": (np.zeros((5, 20)), np.zeros(4, int))}, r"y must have shape \(5,\)"),
         ({"validation_data": (np.full((5, 20), np.nan), np.zeros(5, int))}, "NaN or infinite"),
+        ({"validation_data": (np.zeros((5, 20)), np.zeros(5, int), None)}, "too many values"),
     ],
 )
 def test_impossible_fit_settings_are_value_errors(kwargs, match):
