@@ -34,7 +34,9 @@ def set_style() -> None:
     with suppress(ImportError, AttributeError):  # in Jupyter: inline figures as 128-colour PNGs
         from IPython import get_ipython
 
-        get_ipython().display_formatter.formatters["image/png"].for_type(Figure, small_png)
+        formatters = get_ipython().display_formatter.formatters  # None outside IPython
+        plt.switch_backend(plt.get_backend())  # load the inline backend now: it sets its formatter
+        formatters["image/png"].for_type(Figure, small_png)
 
 
 def small_png(fig: Figure) -> bytes | None:

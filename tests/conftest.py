@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 import os
 import socket
 from pathlib import Path
@@ -95,6 +96,7 @@ def execute_notebook(notebook: Path, out_dir: Path, mode: str = "smoke") -> Path
     executed = out_dir / f"executed-{notebook.name}"
     with pytest.MonkeyPatch.context() as env:
         env.setenv("MNIST_MODE", mode)
+        env.delenv("MPLBACKEND", raising=False)  # Jupyter's inline backend, as a reader sees it
         papermill.execute_notebook(
             str(notebook),
             str(executed),
@@ -102,4 +104,19 @@ def execute_notebook(notebook: Path, out_dir: Path, mode: str = "smoke") -> Path
             progress_bar=False,
             kernel_name="python3",
         )
+    assert_small_inline_pngs(executed)
     return executed
+
+
+def assert_small_inline_pngs(executed: Path) -> None:
+    """Every figure the notebook showed went through ``plots.small_png`` (a palette PNG)."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    cells = json.loads(executed.read_text(encoding="utf-8"))["cells"]
+    pngs = [o["data"]["image/png"] for c in cells for o in c.get("outputs", [])
+            if "image/png" in o.get("data", {})]  # fmt: skip
+    modes = [Image.open(io.BytesIO(base64.b64decode(png))).mode for png in pngs]
+    assert pngs and set(modes) == {"P"}, f"inline figures not re-encoded: {modes}"
