@@ -200,10 +200,9 @@ def chart(results, limits, mode):
     ax.barh(names, speed, color="tab:blue", label="measured")
     for i, (s, c) in enumerate(zip(speed, ceiling, strict=True)):
         ax.text(s, i, f" {s:,.0f} ({100 * s / c:.0f}%)", va="center", fontsize=8)
-    ax.set_xscale("log")
-    ax.set_xlabel("training samples per second (log scale)")
     ax.legend(loc="lower right", fontsize=8)
-    ax.set_title("Training throughput against the matrix-multiply limit")
+    ax.set(xscale="log", xlabel="training samples per second (log scale)",
+           title="Training throughput against the matrix-multiply limit")  # fmt: skip
     return save_fig("benchmark", fig, mode=mode)
 
 

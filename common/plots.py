@@ -44,10 +44,9 @@ def small_png(fig: Figure) -> bytes | None:
     from IPython.core.pylabtools import print_figure
     from PIL import Image
 
-    png = print_figure(fig, "png")  # None for an empty figure
-    if png is None:
+    png, out = print_figure(fig, "png"), io.BytesIO()
+    if png is None:  # an empty figure
         return None
-    out = io.BytesIO()
     Image.open(io.BytesIO(png)).convert("RGB").quantize(128).save(out, "png", optimize=True)
     return out.getvalue()
 
