@@ -39,7 +39,7 @@ test: $(STAMP)
 # into the folder that common.results.results_dir(DATASET, MODE) gives. Then RESULTS.md is rebuilt
 # there (and, for results/ itself, the README tables).
 define run_notebooks
-	@out=$$($(PY) -c "from common.results import results_dir; print(results_dir('$(DATASET)', '$(1)'))"); \
+	@out=$$($(PY) -c "import os; from common.results import results_dir; print(os.path.relpath(results_dir('$(DATASET)', '$(1)')))"); \
 	for nb in $(NOTEBOOKS); do \
 	  dest=$$out/$$(basename $$nb); [ "$(1)/$(DATASET)" = full/mnist ] && dest=$$nb; \
 	  echo "== $$nb ($(1), $(DATASET)) -> $$dest"; start=$$(date +%s); \
