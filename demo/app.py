@@ -79,11 +79,11 @@ def _numpy_predictor(models: Path, x, y) -> Predictor:
     from from_scratch_numpy import numpy_net, train
 
     path = models / "numpy_mlp.npz"
-    if path.is_file():  # the notebook saves its IMPROVED network
-        print(f"NumPy MLP: {path}")
+    try:  # the notebook saves its IMPROVED network
         net = train.load_weights(train.build(train.IMPROVED)[0], path)
-    else:
-        print(f"NumPy MLP: {path} not found (run `make reproduce`); training a quick one")
+        print(f"NumPy MLP: {path}")
+    except ValueError as e:  # missing, or another network's weights: train a quick one
+        print(f"NumPy MLP: {e} (`make reproduce` saves it); training a quick one")
         recipe = train.replace(train.IMPROVED, sizes=(784, 128, 10), dropout=0.0, epochs=3)
         net, _ = train.train(recipe, numpy_net.preprocess(x), y, progress=True)
     return lambda images: net.predict_proba(numpy_net.preprocess(images))
