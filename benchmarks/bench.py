@@ -142,11 +142,10 @@ def run_row(row, epochs, n_train, n_test, seed):
 
 def in_subprocess(row, args):
     """Run one row in a fresh Python process (its own memory, no other framework loaded)."""
-    flags = [
-        f"--{k.replace('_', '-')}={getattr(args, k)}"
-        for k in ("epochs", "n_train", "n_test", "seed")
-    ]
-    cmd = [sys.executable, __file__, "--row", row, *flags]
+    flags = (
+        f"--epochs={args.epochs} --n-train={args.n_train} --n-test={args.n_test} --seed={args.seed}"
+    )
+    cmd = [sys.executable, __file__, "--row", row, *flags.split()]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])
 
