@@ -32,8 +32,12 @@ def train_both(recipe, n_steps=60, seed=3):
 
 @pytest.mark.parametrize(
     "recipe",
-    [SMALL, dataclasses.replace(SMALL, dropout=0.0, weight_decay=0.0, label_smoothing=0.0)],
-    ids=["improved", "no-regularisation"],
+    [
+        SMALL,
+        dataclasses.replace(SMALL, dropout=0.0, weight_decay=0.0, label_smoothing=0.0),
+        dataclasses.replace(SMALL, weight_decay=0.05),  # L2 strong enough to see on every number
+    ],
+    ids=["improved", "no-regularisation", "strong-l2"],
 )
 def test_fast_adam_network_equals_the_lesson_step_by_step(recipe):
     plain, quick, losses = train_both(recipe)
