@@ -45,13 +45,13 @@ def test_keras_notebook_runs_in_smoke_mode(tmp_path, monkeypatch):
     m = cnn["metrics"]
     assert set(m["per_seed"]) == {"CNN", "Tuned MLP"}
     assert set(m["ensembles"]) == {"soft", "hard"}
-    assert m["chosen_ensemble"]["members"] == len(seeds)
+    assert m["chosen_ensemble"]["members"] == len(cnn["seeds"]) == len(m["per_seed"]["CNN"]["seed"])
     assert set(m["seconds_per_epoch"]) == {"CNN", "Residual CNN"}
     assert cnn["timings_s"]["total_notebook"] < 600
     assert (out / "tuner" / "mlp_random_search").is_dir()
     models = out / "models"
     assert sorted(p.name for p in models.iterdir()) == ["cnn.keras"] + [
-        f"ensemble_{i}.keras" for i in range(len(seeds))
+        f"ensemble_{i}.keras" for i in range(len(cnn["seeds"]))
     ]
     for name in FIGURES:
         assert (out / "figures" / "keras" / f"{name}.png").is_file(), name
