@@ -219,10 +219,12 @@ def make_hypermodel(
     return build
 
 
-def make_random_search(hypermodel, *, directory, project_name: str, max_trials: int, seed: int = 0):
+def make_random_search(hypermodel, *, directory, project_name: str, max_trials: int, seed: int = 1):
     """``keras_tuner.RandomSearch`` on val_accuracy (fresh each run) that needs no TensorBoard:
     keras-tuner 1.4 imports ``tensorboard`` in every trial, which TensorFlow >= 2.20 no longer
     installs; this subclass does that set-up only when a ``TensorBoard`` callback is passed."""
+    why = "keras-tuner takes 0 for no seed and draws one from Python's random"
+    _check(isinstance(seed, int) and seed >= 1, f"seed must be >= 1 ({why}), got {seed!r}")
     import keras_tuner as kt
 
     class RandomSearch(kt.RandomSearch):
@@ -230,10 +232,8 @@ def make_random_search(hypermodel, *, directory, project_name: str, max_trials: 
             if any(type(cb).__name__ == "TensorBoard" for cb in callbacks):
                 super()._configure_tensorboard_dir(callbacks, trial, execution)
 
-    return RandomSearch(
-        hypermodel, objective="val_accuracy", max_trials=max_trials, seed=seed,
-        directory=str(directory), project_name=project_name, overwrite=True,
-    )  # fmt: skip
+    return RandomSearch(hypermodel, objective="val_accuracy", max_trials=max_trials, seed=seed,
+                        directory=str(directory), project_name=project_name, overwrite=True)  # fmt: skip
 
 
 def predict_proba(model: keras.Model, x: Any, *, batch_size: int = 512) -> np.ndarray:

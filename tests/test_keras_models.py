@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import keras
 import keras_tuner as kt
 import numpy as np
@@ -236,6 +238,22 @@ def test_hypermodel_and_random_search(tmp_path):
     x, y = _images(20), np.arange(20) % 10
     tuner.search(x, y, validation_data=(x, y), epochs=1, batch_size=10, verbose=0)
     assert [t.score is not None for t in tuner.oracle.trials.values()] == [True, True]
+
+
+def test_random_search_seed_does_not_depend_on_what_ran_before(tmp_path):
+    """keras-tuner reads seed 0 as "no seed" and draws one from Python's random: refused here."""
+    seeds = []
+    for state in (1, 2):  # whatever the cells before left in Python's global random
+        random.seed(state)
+        tuner = km.make_random_search(
+            km.make_hypermodel(), directory=tmp_path, project_name=f"s{state}", max_trials=1
+        )
+        seeds.append(tuner.oracle.seed)
+    assert seeds == [1, 1]
+    with pytest.raises(ValueError, match="keras-tuner takes 0"):
+        km.make_random_search(
+            km.make_hypermodel(), directory=tmp_path, project_name="z", max_trials=1, seed=0
+        )
 
 
 # ----------------------------------------------------------------------------- predictions, voting
