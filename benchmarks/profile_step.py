@@ -2,9 +2,8 @@
 
     python benchmarks/profile_step.py [--steps 200]
 
-Median milliseconds of each phase of ``Network.train_step`` for the lesson's network, the fast one
-and the fast one with a one-thread pool, next to the time the step's matrix products take at the
-matmul limit. Random MNIST-shaped batches: the time does not depend on the pixel values.
+Median milliseconds of each phase of ``Network.train_step`` for the lesson's network and the fast
+one, next to the time the step's matrix products take at the matmul limit. Random MNIST-shaped batches: the time does not depend on the pixel values.
 """
 
 import argparse
@@ -49,10 +48,7 @@ def main(argv=None):
           f"= {at_limit:.2f} ms for one step's products\n")  # fmt: skip
     print("| network | forward + loss ms | backward ms | update ms | step ms | % of limit |")
     print("|---|---|---|---|---|---|")
-    threads = fast.THREADS
-    for name, is_fast, fast.THREADS in [("plain", False, 1), ("fast, 1 thread", True, 1),
-                                        (f"fast, {threads} threads", True, threads)]:  # fmt: skip
-        fast._pool.clear()
+    for name, is_fast in [("plain", False), ("fast", True)]:
         ms = phases(*train.build(r, 0, fast=is_fast), batches)
         cells = " | ".join(f"{t:.2f}" for t in (*ms, sum(ms)))
         print(f"| {name} | {cells} | {100 * at_limit / sum(ms):.0f} |")

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 _PACKAGES = (
-    "numpy scikit-learn scipy pandas matplotlib seaborn threadpoolctl tensorflow keras "
+    "numpy numba scikit-learn scipy pandas matplotlib seaborn threadpoolctl tensorflow keras "
     "tensorflow-datasets keras-tuner mlxtend"
 ).split()
 

@@ -85,8 +85,7 @@ def test_profile_step_prints_one_row_per_network():
     assert out.returncode == 0, out.stderr
     rows = [line for line in out.stdout.splitlines() if line.startswith("| ") and "ms" not in line]
     names = [row.split(" | ")[0].lstrip("| ") for row in rows]
-    assert names[:2] == ["plain", "fast, 1 thread"] and names[2].startswith("fast, ")
-    assert len(names) == 3
+    assert names == ["plain", "fast"]
     for row in rows:
         step_ms, percent = (float(c) for c in row.strip("| ").split(" | ")[-2:])
         assert step_ms > 0 and 0 < percent
