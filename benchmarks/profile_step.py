@@ -3,7 +3,8 @@
     python benchmarks/profile_step.py [--steps 200]
 
 Median milliseconds of each phase of ``Network.train_step`` for the lesson's network and the fast
-one, next to the time the step's matrix products take at the matmul limit. Random MNIST-shaped batches: the time does not depend on the pixel values.
+one, next to the time the step's matrix products take at the matmul limit. Random MNIST-shaped
+batches: the time does not depend on the pixel values.
 """
 
 import argparse

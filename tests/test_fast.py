@@ -7,7 +7,7 @@ import pytest
 
 from from_scratch_numpy import fast, train
 
-# Small enough to be quick; three layers, so the weights/biases boundary of the flat vector is crossed.
+# Small enough to be quick; three Dense layers like the real network (weights, then biases, in the flat vector).
 SMALL = dataclasses.replace(train.IMPROVED, sizes=(784, 96, 64, 10), batch_size=32)
 
 
@@ -42,7 +42,7 @@ def train_both(recipe, n_steps=60, seed=3):
 def test_fast_adam_network_equals_the_lesson_step_by_step(recipe):
     plain, quick, losses = train_both(recipe)
     assert isinstance(quick, fast.FastNetwork)
-    assert isinstance(train.build(recipe, fast=True)[1], fast.Adam)  # the compiled update ran
+    assert isinstance(train.build(recipe, fast=True)[1], fast.Adam)  # the compiled update
     np.testing.assert_allclose(losses[:, 1], losses[:, 0], rtol=1e-5)
     assert losses[-1, 0] < losses[0, 0]  # it learned something: the comparison is not vacuous
     pairs = list(zip(plain.parameters(), quick.parameters(), strict=True))
