@@ -1,4 +1,5 @@
-"""The models of ``advanced_algorithm_keras_pipeline.ipynb``: builders, optimizers, voting.
+"""The models of ``advanced_algorithm_keras_pipeline.ipynb``: builders, optimizers, test-time
+augmentation, voting.
 
 Builders take float32 images ``(28, 28, 1)`` in [0, 1] and return an **uncompiled** model that
 outputs **logits**. :func:`compile_model` has no default optimizer: the original notebook compiled
@@ -248,6 +249,19 @@ def predict_proba(model: keras.Model, x: Any, *, batch_size: int = 512) -> np.nd
         _check(x.shape[1:] == INPUT_SHAPE, f"images must be (N, 28, 28), got {x.shape}")
         logits = model.predict(x, batch_size=batch_size, verbose=0)
     return keras.ops.convert_to_numpy(keras.ops.softmax(logits, axis=-1))
+
+
+SHIFTS = ((0, 0), (1, 0), (-1, 0), (0, 1), (0, -1))  # (down, right) pixels: the image, 4 moves
+
+
+def predict_proba_tta(model: keras.Model, x: np.ndarray, shifts=SHIFTS) -> np.ndarray:
+    """Test-time augmentation: the mean of :func:`predict_proba` over copies of the images
+    ``(N, 28, 28)`` moved by each ``(down, right)`` of ``shifts``, the uncovered border black."""
+    x, p = np.asarray(x), max(abs(d) for shift in shifts for d in shift)
+    padded = np.pad(x, ((0, 0), (p, p), (p, p)))
+    h, w = x.shape[1:3]
+    views = [padded[:, p - dy : p - dy + h, p - dx : p - dx + w] for dy, dx in shifts]
+    return np.mean([predict_proba(model, view) for view in views], axis=0)
 
 
 def _stack(probs) -> np.ndarray:

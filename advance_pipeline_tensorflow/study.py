@@ -90,11 +90,12 @@ def train(
     }  # fmt: skip
 
 
-def evaluate(run: dict, x_val, y_val, x_test, y_test) -> dict:
-    """Add validation/test probabilities, predictions, accuracy and test loss to ``run``."""
-    run["val_proba"] = km.predict_proba(run["model"], x_val)
+def evaluate(run: dict, x_val, y_val, x_test, y_test, predict=km.predict_proba) -> dict:
+    """Add validation/test probabilities, predictions, accuracy and test loss to ``run``;
+    ``predict(model, images)`` gives the probabilities."""
+    run["val_proba"] = predict(run["model"], x_val)
     run["val_acc"] = metrics.accuracy(y_val, run["val_proba"].argmax(1))
-    p = run["test_proba"] = km.predict_proba(run["model"], x_test)
+    p = run["test_proba"] = predict(run["model"], x_test)
     run["test_pred"] = p.argmax(1)
     run["test_acc"] = metrics.accuracy(y_test, run["test_pred"])
     p_true = np.clip(p[np.arange(len(y_test)), y_test], 1e-12, None)

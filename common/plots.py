@@ -200,11 +200,14 @@ def plot_per_class_metrics(y_true, y_pred, class_names=None, title=None) -> Figu
     return _finish(fig, title)
 
 
-def _image_grid(images: ArrayLike, titles: Sequence[str], title: str | None, color="black"):
-    """Square images ((N, 28, 28), (N, 28, 28, 1) or (N, 784)) in a grid of at most 10 columns."""
+def _image_grid(
+    images: ArrayLike, titles: Sequence[str], title: str | None, color="black", ncols=None
+):
+    """Square images ((N, 28, 28), (N, 28, 28, 1) or (N, 784)) in a grid of ``ncols`` columns
+    (default: about square, at most 10)."""
     images = np.asarray(images)
     images = images.reshape(len(images), *[math.isqrt(images[0].size)] * 2)
-    ncols = min(len(images), math.ceil(math.sqrt(len(images))), 10)
+    ncols = ncols or min(len(images), math.ceil(math.sqrt(len(images))), 10)
     nrows = math.ceil(len(images) / ncols)
     fig, axes = plt.subplots(nrows, ncols, squeeze=False, layout="constrained")
     fig.set_size_inches(1.45 * ncols, 1.55 * nrows + 0.4)
@@ -238,12 +241,12 @@ def plot_misclassified(images, y_true, y_pred, probs, n=25, title=None, class_na
     return _image_grid(np.asarray(images)[order], titles, heading, color="firebrick")
 
 
-def plot_digits(images, labels=None, n=25, title=None, class_names=None) -> Figure:
-    """The first ``n`` images ((N, 28, 28), (N, 28, 28, 1) or (N, 784)) in a grid of at most 10
-    columns, titled with their labels (as ``class_names``) if given."""
+def plot_digits(images, labels=None, n=25, title=None, class_names=None, ncols=None) -> Figure:
+    """The first ``n`` images ((N, 28, 28), (N, 28, 28, 1) or (N, 784)) in a grid of ``ncols``
+    columns (default: about square, at most 10), titled with their labels (as ``class_names``)."""
     names = _names(class_names)
     titles = [""] * n if labels is None else [names[int(v)] for v in np.asarray(labels)[:n]]
-    return _image_grid(np.asarray(images)[:n], titles, title)
+    return _image_grid(np.asarray(images)[:n], titles, title, ncols=ncols)
 
 
 def plot_comparison(results: Mapping, ylabel: str, title=None, scale=100.0) -> Figure:

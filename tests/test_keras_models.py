@@ -271,6 +271,26 @@ def test_predict_proba_accepts_uint8_and_float_images():
         km.predict_proba(model, np.zeros((2, 32, 32), np.uint8))
 
 
+def _moved(x, down, right):
+    """Reference shift, pixel by pixel: ``out[:, i, j] = x[:, i - down, j - right]``, else black."""
+    out, (h, w) = np.zeros_like(x), x.shape[1:]
+    for i, j in np.ndindex(h, w):
+        if 0 <= i - down < h and 0 <= j - right < w:
+            out[:, i, j] = x[:, i - down, j - right]
+    return out
+
+
+def test_test_time_augmentation_averages_over_shifted_copies():
+    model = km.build_mlp(8)
+    x = (np.random.default_rng(0).random((6, 28, 28)) * 255).astype(np.uint8)
+    p = km.predict_proba(model, x)
+    np.testing.assert_allclose(km.predict_proba_tta(model, x, ((0, 0),)), p)  # the image alone
+    shifts = ((0, 0), (2, -1), (-1, 3))
+    expected = np.mean([km.predict_proba(model, _moved(x, *s)) for s in shifts], axis=0)
+    np.testing.assert_allclose(km.predict_proba_tta(model, x, shifts), expected, rtol=1e-6)
+    assert km.SHIFTS[0] == (0, 0) and len(set(km.SHIFTS)) == 5  # the image itself and 4 moves
+
+
 def test_soft_and_hard_voting_on_hand_made_probabilities():
     probs = np.array(
         [

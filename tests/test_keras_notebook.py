@@ -43,9 +43,12 @@ def test_keras_notebook_runs_in_smoke_mode(tmp_path, monkeypatch):
 
     cnn = json.loads((out / "keras_cnn.json").read_text(encoding="utf-8"))
     m = cnn["metrics"]
-    assert set(m["per_seed"]) == {"CNN", "Tuned MLP"}
+    assert set(m["per_seed"]) == {"CNN", "CNN + TTA", "Tuned MLP"}
     assert set(m["ensembles"]) == {"soft", "hard"}
     assert m["chosen_ensemble"]["members"] == len(cnn["seeds"]) == len(m["per_seed"]["CNN"]["seed"])
+    val = {name: sum(m["per_seed"][name]["val_acc"]) for name in ("CNN", "CNN + TTA")}
+    tta_chosen = val["CNN + TTA"] > val["CNN"]  # chosen on validation; a tie keeps plain CNN
+    assert m["chosen_ensemble"]["members_predict"] == ("CNN + TTA" if tta_chosen else "CNN")
     assert set(m["seconds_per_epoch"]) == {"CNN", "Residual CNN"}
     assert cnn["timings_s"]["total_notebook"] < 600
     assert (out / "tuner" / "mlp_random_search").is_dir()

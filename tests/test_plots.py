@@ -308,6 +308,9 @@ def test_plot_digits(classification):
     names = [f"class {i}" for i in range(10)]
     fig = plots.plot_digits(images[:2], y[:2], class_names=names)
     assert [ax.get_title() for ax in fig.axes if ax.get_images()] == [names[y[0]], names[y[1]]]
+    fig = plots.plot_digits(images, n=50, ncols=10)  # 5 rows of 10: one row per draw
+    rows = {ax.get_subplotspec().rowspan.start for ax in fig.axes if ax.get_images()}
+    assert fig.axes[0].get_gridspec().get_geometry() == (5, 10) and rows == set(range(5))
 
 
 # ----------------------------------------------------------------------------- comparison

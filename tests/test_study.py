@@ -49,6 +49,10 @@ def test_train_compiles_as_asked_logs_one_line_and_evaluates(capsys):
     np.testing.assert_array_equal(run["test_pred"], p.argmax(1))
     assert run["test_acc"] == pytest.approx(np.mean(p.argmax(1) == y[:20]))
     assert run["test_loss"] == pytest.approx(-np.log(p[np.arange(20), y[:20]]).mean(), rel=1e-5)
+    tta = study.evaluate(dict(run), x, y, x[:20], y[:20], km.predict_proba_tta)  # another predict
+    np.testing.assert_allclose(tta["test_proba"], km.predict_proba_tta(run["model"], x[:20]))
+    p_val = km.predict_proba_tta(run["model"], x)
+    assert tta["val_acc"] == pytest.approx(np.mean(p_val.argmax(1) == y))
 
 
 def test_schedule_reaches_the_optimizer():
