@@ -258,6 +258,7 @@ def predict_proba_tta(model: keras.Model, x: np.ndarray, shifts=SHIFTS) -> np.nd
     """Test-time augmentation: the mean of :func:`predict_proba` over copies of the images
     ``(N, 28, 28)`` moved by each ``(down, right)`` of ``shifts``, the uncovered border black."""
     x, p = np.asarray(x), max(abs(d) for shift in shifts for d in shift)
+    _check(x.ndim == 3, f"images must be (N, height, width) with no channel axis, got {x.shape}")
     padded = np.pad(x, ((0, 0), (p, p), (p, p)))
     h, w = x.shape[1:3]
     views = [padded[:, p - dy : p - dy + h, p - dx : p - dx + w] for dy, dx in shifts]

@@ -289,6 +289,8 @@ def test_test_time_augmentation_averages_over_shifted_copies():
     expected = np.mean([km.predict_proba(model, _moved(x, *s)) for s in shifts], axis=0)
     np.testing.assert_allclose(km.predict_proba_tta(model, x, shifts), expected, rtol=1e-6)
     assert km.SHIFTS[0] == (0, 0) and len(set(km.SHIFTS)) == 5  # the image itself and 4 moves
+    with pytest.raises(ValueError, match="no channel axis"):
+        km.predict_proba_tta(model, x[..., None])
 
 
 def test_soft_and_hard_voting_on_hand_made_probabilities():
