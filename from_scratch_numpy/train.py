@@ -83,6 +83,7 @@ ORIGINAL = Recipe(
 # The improved network: the defaults above (784-800-800-10, He init, float32, Adam with a cosine
 # schedule, batch 128, shuffled) plus regularisation, every setting chosen on the validation split.
 # Epochs: 5, 7, 10, 15 reached 98.05, 98.17, 98.40, 98.42 % (seed 0): 10 ties 15 and costs less.
+# Cosine vs constant rate, 10 epochs, seeds 0 and 1: best validation 98.40, 98.42 vs 98.23, 98.18 %.
 IMPROVED = Recipe(
     dropout=0.4, weight_decay=5e-5, label_smoothing=0.1, epochs=10, early_stopping_patience=5
 )
