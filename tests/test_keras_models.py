@@ -205,6 +205,8 @@ def test_residual_and_plain_cnn_share_convolutions_and_head():
 
 
 def test_cnn_learns_a_tiny_problem():
+    # Seeded: weights, dropout masks and batch order. Unseeded, it failed once in CI (all one class).
+    keras.utils.set_random_seed(0)
     rng = np.random.default_rng(0)
     x = np.zeros((64, 28, 28, 1), "float32")
     y = np.arange(64) % 2
