@@ -166,14 +166,16 @@ def conditions(load_before, args, seconds):
     }
 
 
-def speed_row(r, limits):
-    """One row of the "Training speed" table."""
+def speed_row(r, limits, fastest_epoch):
+    """One row of the "Training speed" table (``fastest_epoch``: samples/s of the row's fastest
+    steady epoch in any of its runs: the spell-free speed)."""
     recipe = recipe_of(r["row"])
     gflops = r["samples_per_s"] * flops_per_sample(recipe.sizes) / 1e9
     s_to = r["s_to_target"]
     return {
         "run": r["row"],
         "samples/s": f"{r['samples_per_s']:,.0f}",
+        "fastest epoch, samples/s": f"{fastest_epoch:,.0f}",
         "GFLOP/s": f"{gflops:.1f}",
         "% of matmul limit": f"{100 * gflops / limits[recipe]:.1f}",
         "s to 98% test acc.": "-" if s_to is None else f"{s_to:.1f}",
@@ -235,11 +237,14 @@ def main(argv=None):
         runs = [in_subprocess(row, args) for row in rows + rows[::-1] + rows]  # ABCD DCBA ABCD
         results = [max((r for r in runs if r["row"] == row), key=lambda r: r["samples_per_s"])
                    for row in rows]  # fmt: skip
+    steady = {row: [t for r in runs if r["row"] == row for t in r["epoch_s"][1:] or r["epoch_s"]]
+              for row in rows}  # fmt: skip
+    fastest = {row: args.n_train / min(times) for row, times in steady.items()}
     limit_rows = [{"network": f"{'-'.join(map(str, r.sizes))}, {r.dtype}, batch {r.batch_size}",
                    "FLOP per sample": f"{flops_per_sample(r.sizes):,}",
                    "matmul limit GFLOP/s": f"{gflops:.1f}"} for r, gflops in limits.items()]  # fmt: skip
     out = {
-        "Training speed": [speed_row(r, limits) for r in results],
+        "Training speed": [speed_row(r, limits, fastest[r["row"]]) for r in results],
         "Matrix-multiply limit": limit_rows,
         "Conditions": [
             {"item": k, "value": v} for k, v in conditions(load_before, args, wall.seconds).items()

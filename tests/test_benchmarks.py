@@ -65,6 +65,8 @@ def test_smoke_run_writes_the_tables_the_json_and_the_chart(tmp_path):
         three = [every[i], every[2 * len(names) - 1 - i], every[2 * len(names) + i]]
         assert {r["row"] for r in three} == {names[i]}
         assert run["samples_per_s"] == max(r["samples_per_s"] for r in three)
+        fastest = min(t for r in three for t in r["epoch_s"][1:])  # the spell-free epoch
+        assert rows[i]["fastest epoch, samples/s"] == f"{1024 / fastest:,.0f}"
         assert run["samples_per_s"] > 0 and len(run["test_accuracy"]) == 2
         assert 0 <= run["test_accuracy"][-1] <= 1 and run["peak_rss_mb"] > 0
     assert "PASS" not in (tmp_path / "smoke" / "benchmark.md").read_text()
