@@ -122,16 +122,20 @@ def train_keras(x, y, x_test, y_test, epochs, seed):
     return times, accuracy
 
 
+def steady(epoch_times):
+    """The epochs after the first, which includes Keras's tracing and NumPy's warm-up."""
+    return epoch_times[1:] or epoch_times
+
+
 def run_row(row, epochs, n_train, n_test, seed):
     """Train one row in this process; return its numbers (called through ``--row``)."""
     x, y, x_test, y_test, source = load(n_train, n_test)
     train_row = train_keras if row == "Keras" else lambda *a: train_numpy(row, *a)
     times, accuracy = train_row(x, y, x_test, y_test, epochs, seed)
-    steady = times[1:] or times  # the first epoch includes Keras's tracing and NumPy's warm-up
     reached = [i + 1 for i, acc in enumerate(accuracy) if acc >= TARGET][:1]
     return {
         "row": row,
-        "samples_per_s": len(x) / float(np.median(steady)),
+        "samples_per_s": len(x) / float(np.median(steady(times))),
         "epoch_s": times,
         "test_accuracy": accuracy,
         "epochs_to_target": reached[0] if reached else None,
@@ -237,9 +241,8 @@ def main(argv=None):
         runs = [in_subprocess(row, args) for row in rows + rows[::-1] + rows]  # ABCD DCBA ABCD
         results = [max((r for r in runs if r["row"] == row), key=lambda r: r["samples_per_s"])
                    for row in rows]  # fmt: skip
-    steady = {row: [t for r in runs if r["row"] == row for t in r["epoch_s"][1:] or r["epoch_s"]]
-              for row in rows}  # fmt: skip
-    fastest = {row: args.n_train / min(times) for row, times in steady.items()}
+    fastest = {row: args.n_train / min(t for r in runs if r["row"] == row for t in steady(r["epoch_s"]))
+               for row in rows}  # fmt: skip
     limit_rows = [{"network": f"{'-'.join(map(str, r.sizes))}, {r.dtype}, batch {r.batch_size}",
                    "FLOP per sample": f"{flops_per_sample(r.sizes):,}",
                    "matmul limit GFLOP/s": f"{gflops:.1f}"} for r, gflops in limits.items()]  # fmt: skip
