@@ -20,14 +20,19 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
+# fast.py draws dropout's numbers for the next step on the second core while Adam runs on the first:
+# OpenBLAS's helper thread must sleep between products, not spin. It reads this when NumPy loads it.
+os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "20")  # every row, as in the notebook
+
+import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a clone, no install needed
 from from_scratch_numpy import train  # noqa: E402
 
 ROWS = ("NumPy plain", "NumPy fast", "Keras", "original (NumPy plain)")
 TARGET = 0.98  # test accuracy for "seconds to 98%"
-OPENBLAS_ENV = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")
+OPENBLAS_ENV = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
+                "OPENBLAS_THREAD_TIMEOUT")
 
 
 def recipe_of(row):

@@ -13,11 +13,10 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import bench  # noqa: E402
+import bench  # noqa: E402  (first: it sets OPENBLAS_THREAD_TIMEOUT before NumPy loads)
+import numpy as np  # noqa: E402
 
 from from_scratch_numpy import fast, train  # noqa: E402
 

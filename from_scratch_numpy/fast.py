@@ -9,10 +9,16 @@ Where a step's time goes, and what changes here:
    operation of the formula; here one compiled loop (numba) does the whole formula for each
    number in a single pass, in the lesson's order, so the results are the same bits;
 3. the element-wise layers (bias, ReLU, dropout): in place, into buffers reused every step, the
-   masks applied by one compiled loop each instead of two or three NumPy passes.
+   masks applied by one compiled loop each instead of two or three NumPy passes;
+4. dropout's random numbers: the next step's are drawn on the second core while Adam runs on the
+   first, in the generator's own order (:class:`DrawnAhead`). That core is free only if OpenBLAS's
+   helper thread sleeps between products instead of spinning for 0.1 s after each: the notebook
+   and the benchmark set ``OPENBLAS_THREAD_TIMEOUT=20`` (2**20 cycles) before NumPy loads.
 
 ``train.build(recipe, seed, fast=True)`` uses :func:`mlp` and :class:`Adam` from here.
 """
+
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from numba import njit
@@ -20,7 +26,7 @@ from numba import njit
 from from_scratch_numpy import numpy_net as nn
 from from_scratch_numpy.numpy_net import SGD, Momentum  # unchanged: the fast network accepts them
 
-__all__ = ["Adam", "FastNetwork", "Momentum", "SGD", "mlp"]  # SGD, Momentum: train.build
+__all__ = ["Adam", "DrawnAhead", "FastNetwork", "Momentum", "SGD", "mlp"]  # SGD, Momentum: build
 
 
 def _buffer(owner, name, shape, dtype):
@@ -78,15 +84,49 @@ class FastReLU(nn.ReLU):
         return delta
 
 
+class DrawnAhead:
+    """A generator's ``random()`` numbers in its own order, the next step's drawn on another thread.
+
+    ``take(n)`` gives exactly the n numbers ``rng.random(n)`` would; ``draw_ahead()`` starts drawing
+    as many as were taken since its last call (one step's masks) and returns at once: NumPy fills
+    the array without the GIL. All draws from ``rng`` must then go through ``take``.
+    """
+
+    def __init__(self, rng):
+        self.rng, self.pool, self.job = rng, ThreadPoolExecutor(1), None
+        self.buffer = self.ready = np.empty(0)  # ready: the drawn numbers not yet taken
+        self.taken = 0
+
+    def take(self, n):
+        """The generator's next n numbers."""
+        self._wait()
+        got, self.ready, self.taken = self.ready[:n], self.ready[n:], self.taken + n
+        return got if len(got) == n else np.concatenate([got, self.rng.random(n - len(got))])
+
+    def draw_ahead(self):
+        """Draw, in the background, as many numbers as were taken since the last call."""
+        self._wait()
+        rest, n = len(self.ready), self.taken
+        new = self.buffer if len(self.buffer) >= rest + n else np.empty(rest + n)
+        new[:rest] = self.ready  # numbers drawn but not taken (a smaller last batch) stay first
+        self.buffer, self.ready, self.taken = new, new[: rest + n], 0
+        self.job = self.pool.submit(self.rng.random, n, out=new[rest : rest + n])
+
+    def _wait(self):
+        if self.job is not None:
+            self.job, job = None, self.job
+            job.result()
+
+
 class FastDropout(nn.Dropout):
-    """Dropout drawing the lesson's random numbers into a buffer; mask and scale in one compiled pass."""
+    """Dropout taking the lesson's random numbers drawn ahead; mask and scale in one compiled pass."""
 
     def forward(self, a, training=False):
         if not training:
             return a
         self.scale = np.asarray(1, a.dtype) / (1 - self.rate)  # the lesson's value, rounded alike
         if not self.frozen:
-            u = self.rng.random(a.shape, out=_buffer(self, "u", a.shape, np.float64))  # same stream
+            u = self.numbers.take(a.size).reshape(a.shape)  # rng.random(a.shape): same numbers
             self.mask = np.greater_equal(u, self.rate, out=_buffer(self, "k", a.shape, bool))
         _scale_where(a, self.mask, self.scale)
         return a
@@ -131,11 +171,14 @@ class FastNetwork(nn.Network):
                     layer.dW += self.weight_decay * layer.W
 
     def train_step(self, x, y, optimizer):
-        """As the lesson's; with the fast Adam the L2 penalty and gradient come from its pass."""
+        """As the lesson's; with the fast Adam the L2 penalty and gradient come from its pass,
+        while another thread draws the next step's dropout numbers."""
         if not isinstance(optimizer, Adam):
             return super().train_step(x, y, optimizer)
         loss = self.loss_fn.forward(self.forward(x, training=True), y)
         self.backward(l2=False)
+        for numbers in self.numbers:
+            numbers.draw_ahead()
         return loss + 0.5 * self.weight_decay * optimizer.step_flat(self)
 
 
@@ -178,7 +221,13 @@ _FAST = {nn.Dense: FastDense, nn.ReLU: FastReLU, nn.Dropout: FastDropout}
 def mlp(sizes, **kwargs):
     """The lesson's ``mlp`` (same arguments, same initial weights), with the fast classes swapped in."""
     net = nn.mlp(sizes, **kwargs)
+    numbers = {}  # one DrawnAhead per generator (mlp's dropout layers share one)
     for layer in net.layers:
         layer.__class__ = _FAST.get(type(layer), type(layer))
+        if isinstance(layer, FastDropout):
+            if id(layer.rng) not in numbers:
+                numbers[id(layer.rng)] = DrawnAhead(layer.rng)
+            layer.numbers = numbers[id(layer.rng)]
     net.__class__ = FastNetwork
+    net.numbers = list(numbers.values())
     return net.flatten()

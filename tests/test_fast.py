@@ -75,3 +75,30 @@ def test_fast_network_predicts_and_fits_like_the_lesson():
     ]
     np.testing.assert_allclose(histories[1]["loss"], histories[0]["loss"], rtol=1e-5)
     assert histories[1]["accuracy"] == histories[0]["accuracy"]
+
+
+def test_numbers_drawn_ahead_are_the_generator_s_own_in_its_order():
+    """take(n) after any pattern of draw_ahead() calls gives exactly what rng.random(n) gives."""
+    ahead, reference = fast.DrawnAhead(np.random.default_rng(5)), np.random.default_rng(5)
+    pattern = np.random.default_rng(0)
+    for _ in range(60):
+        n = int(pattern.integers(0, 500))
+        np.testing.assert_array_equal(ahead.take(n), reference.random(n))
+        if pattern.random() < 0.5:
+            ahead.draw_ahead()  # as many as were taken since the last call, in the background
+
+
+def test_fast_network_with_uneven_batches_equals_the_lesson():
+    """Smaller batches (an epoch's last) take fewer numbers than were drawn ahead: none is lost."""
+    plain, plain_opt = train.build(SMALL, 4)
+    quick, quick_opt = train.build(SMALL, 4, fast=True)
+    (numbers,) = quick.numbers  # the dropout layers share one generator, so one DrawnAhead
+    sizes = [32, 32, 20, 32, 7, 7, 32, 32, 1, 32, 32, 16]
+    for (x, y), size in zip(batches(12, 32), sizes, strict=True):
+        x, y = x[:size], y[:size]
+        loss, loss_fast = plain.train_step(x, y, plain_opt), quick.train_step(x, y, quick_opt)
+        np.testing.assert_allclose(loss_fast, loss, rtol=1e-5)
+        numbers._wait()
+        assert len(numbers.ready) >= size * sum(SMALL.sizes[1:-1])  # the next step's, drawn ahead
+    for (W, _), (W_fast, _) in zip(plain.parameters(), quick.parameters(), strict=True):
+        np.testing.assert_allclose(W_fast, W, rtol=1e-4, atol=1e-7)
