@@ -6,6 +6,7 @@
 #                   sample), into results/quick/; the committed results are left alone
 # make smoke      - the same on the smoke settings, into results/smoke/ (a couple of minutes)
 # make bench      - the NumPy-vs-Keras benchmark table (results/benchmark.md)
+# make export     - write the notebooks' `#| export` cells to their modules (numpy_net.py, keras_models.py)
 # make mutate     - mutation testing (mutmut) of the lesson's numpy_net.py and common/metrics.py with
 #                   the fast tests that cover them; not part of `make test` (see [tool.mutmut])
 # DATASET=fashion_mnist (or kmnist) runs the notebooks on another dataset, into results/<dataset>/. Each target creates .venv from requirements.txt first when it is missing
@@ -19,7 +20,7 @@ STAMP   := $(VENV)/.installed
 NOTEBOOKS := from_scratch_numpy/basic_algorithm_numpy.ipynb \
              advance_pipeline_tensorflow/advanced_algorithm_keras_pipeline.ipynb
 
-.PHONY: install test check-data reproduce quick smoke bench lint clean demo mutate
+.PHONY: install test check-data reproduce quick smoke bench lint clean demo mutate export
 
 install: $(STAMP)
 
@@ -74,6 +75,9 @@ smoke: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/bench.py
 	$(PY) -m common.results
+
+export: $(STAMP)
+	$(PY) -m common.export
 
 # make demo       - a local web app: draw or upload a digit, both models' probabilities (Ctrl+C stops)
 demo: $(STAMP)

@@ -37,7 +37,7 @@ FIRST_PARTY = {
 # must be core: the NumPy notebook runs on a plain `pip install` (imports inside functions may use
 # an extra: e.g. common.tf_data imports TensorFlow only when called).
 FOLDERS = {
-    "common": ("tf",),
+    "common": ("tf", "dev"),  # dev: nbdev, for make export only
     "from_scratch_numpy": ("tf",),
     "advance_pipeline_tensorflow": ("tf",),
     "demo": ("tf", "demo"),
