@@ -27,7 +27,10 @@ os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "20")  # every row, as in the n
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a clone, no install needed
-from from_scratch_numpy import train  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # fast.py, beside this script
+import fast  # noqa: E402
+
+from from_scratch_numpy import numpy_net, train  # noqa: E402
 
 ROWS = ("NumPy plain", "NumPy fast", "Keras", "original (NumPy plain)")
 TARGET = 0.98  # test accuracy for "seconds to 98%"
@@ -88,8 +91,9 @@ def train_numpy(row, x, y, x_test, y_test, epochs, seed):
     """Train the lesson's (or the fast) network with ``train.train``; test accuracy per epoch."""
     recipe = recipe_of(row)
     x, x_test, accuracy = x.astype(recipe.dtype), x_test.astype(recipe.dtype), []
-    log = lambda epoch, net, logs: accuracy.append(net.evaluate(x_test, y_test)[1])  # noqa: E731
-    kw = {"fast": "fast" in row, "epochs": epochs, "progress": False, "on_epoch_end": log}
+    log = lambda epoch, net, logs: accuracy.append(train.evaluate(net, x_test, y_test)[1])  # noqa: E731
+    build = fast.build if "fast" in row else numpy_net.build
+    kw = {"build": build, "epochs": epochs, "progress": False, "on_epoch_end": log}
     _, history = train.train(recipe, x, y, seed=seed, **kw)  # history["time"]: training only
     return list(history["time"]), accuracy
 

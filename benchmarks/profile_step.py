@@ -16,9 +16,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench  # noqa: E402  (first: it sets OPENBLAS_THREAD_TIMEOUT before NumPy loads)
+import fast  # noqa: E402  (beside this script; bench put its folder on the path)
 import numpy as np  # noqa: E402
 
-from from_scratch_numpy import fast, train  # noqa: E402
+from from_scratch_numpy import numpy_net, train  # noqa: E402
 
 
 def phases(net, optimizer, batches):
@@ -49,7 +50,7 @@ def main(argv=None):
     print("| network | forward + loss ms | backward ms | update ms | step ms | % of limit |")
     print("|---|---|---|---|---|---|")
     for name, is_fast in [("plain", False), ("fast", True)]:
-        ms = phases(*train.build(r, 0, fast=is_fast), batches)
+        ms = phases(*(fast.build if is_fast else numpy_net.build)(r, 0)[:2], batches)
         cells = " | ".join(f"{t:.2f}" for t in (*ms, sum(ms)))
         print(f"| {name} | {cells} | {100 * at_limit / sum(ms):.0f} |")
 

@@ -80,13 +80,13 @@ def _numpy_predictor(models: Path, x, y) -> Predictor:
 
     path = models / "numpy_mlp.npz"
     try:  # the notebook saves its IMPROVED network
-        net = train.load_weights(train.build(train.IMPROVED)[0], path)
+        net = train.load_weights(numpy_net.build(train.IMPROVED)[0], path)
         print(f"NumPy MLP: {path}")
     except ValueError as e:  # missing, or another network's weights: train a quick one
         print(f"NumPy MLP: {e} (`make reproduce` saves it); training a quick one")
         recipe = train.replace(train.IMPROVED, sizes=(784, 128, 10), dropout=0.0, epochs=3)
-        net, _ = train.train(recipe, numpy_net.preprocess(x), y, progress=True)
-    return lambda images: net.predict_proba(numpy_net.preprocess(images))
+        net, _ = train.train(recipe, x, y, progress=True)
+    return lambda images: train.predict_proba(net, images)
 
 
 def _cnn_predictor(models: Path, x, y) -> Predictor:

@@ -6,6 +6,8 @@ from numbers import Integral, Real
 
 import numpy as np
 
+from from_scratch_numpy.numpy_net import preprocess
+
 
 def _is_number(value, kind=Real) -> bool:
     """A finite number of ``kind`` (Real or Integral), not a bool."""
@@ -29,6 +31,35 @@ def check_positive_number(name: str, value) -> float:
     if not (_is_number(value) and value > 0):
         raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
     return float(value)
+
+
+def check_seed(seed) -> int:
+    """Return ``seed`` if it is an integer >= 0 (what NumPy's generators accept)."""
+    if not (_is_number(seed, Integral) and seed >= 0):
+        raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
+    return int(seed)
+
+
+def check_learning_rate(lr) -> float:
+    """Return a schedule's learning rate if it is a finite number >= 0 (0: the end of a cosine)."""
+    if not (_is_number(lr) and lr >= 0):
+        raise ValueError(f"the learning-rate schedule gave {lr!r}; it must be a finite number >= 0")
+    return float(lr)
+
+
+class TrainingDivergedError(RuntimeError):
+    """The training loss became NaN or infinite, or ran away from its starting value."""
+
+
+def check_loss(loss: float, first_loss: float, epoch: int, step: int, steps: int, lr: float) -> None:
+    """Raise TrainingDivergedError when the loss is NaN or infinite, or has grown far beyond the
+    first step's (100 times, and by more than 10): training is running away, not learning."""
+    if math.isfinite(loss) and not (loss > 100 * first_loss and loss > first_loss + 10):
+        return
+    raise TrainingDivergedError(
+        f"training diverged: the loss became {loss:.4g} (first step: {first_loss:.4g}) at epoch "
+        f"{epoch + 1}, step {step + 1}/{steps} (learning rate {lr:g}); try a smaller learning rate"
+    )
 
 
 def check_fraction(name: str, value, *, low_inclusive: bool = True) -> float:
@@ -94,13 +125,16 @@ def check_inputs(network, x) -> np.ndarray:
     if x.shape[1] != n_inputs:
         raise ValueError(f"x must have {n_inputs} features per example, got shape {x.shape}")
     if x.dtype == np.uint8:
-        from from_scratch_numpy.numpy_net import preprocess  # here: numpy_net imports this module
-
         return preprocess(x, dtype)
     if np.issubdtype(x.dtype, np.integer):
         raise ValueError(f"integer images must be uint8 (0..255), got {x.dtype}")
     if not np.all(np.isfinite(x)):
         raise ValueError("x contains NaN or infinite values")
+    if x.min() < 0 or x.max() > 1:
+        raise ValueError(
+            f"float images must be scaled to [0, 1], got values from {x.min():g} to {x.max():g} "
+            "(grey levels 0..255? pass them as uint8, or divide by 255)"
+        )
     return x.astype(dtype, copy=False)
 
 

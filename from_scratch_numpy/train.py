@@ -1,4 +1,10 @@
-"""Training the lesson's network (``numpy_net.py``): recipes, the fit loop, saving and loading."""
+"""The application's side of the lesson's network: recipes, ``fit`` (the notebook's training loop
+plus conveniences), the entry points ``predict_proba`` / ``predict`` / ``evaluate`` (input checks
+and uint8 conversion around the network), and saving and loading weights.
+
+The network itself is the notebook's code (exported to ``numpy_net.py``); ``fit`` and ``train``
+call whatever network and ``build`` function they are given, so a notebook that redefines a layer
+trains its own version."""
 
 import dataclasses
 import math
@@ -11,7 +17,6 @@ import numpy as np
 from tqdm import tqdm
 
 from from_scratch_numpy import checks, numpy_net
-from from_scratch_numpy import fast as fast_net
 
 
 @dataclass(frozen=True)
@@ -89,27 +94,29 @@ IMPROVED = Recipe(
 )
 
 
-class TrainingDivergedError(RuntimeError):
-    """The training loss became NaN or infinite."""
+TrainingDivergedError = checks.TrainingDivergedError  # the loss became NaN, infinite, or ran away
+
+# Numbers below 1.2e-38 are float32's subnormals: x86 CPUs take about a hundred times longer for
+# each operation on them. Over a few epochs of the improved recipe, Adam's first moments of the
+# weights that never get a gradient (pixels that are 0 in every image) decay into that range, and
+# so do some of those weights: after epoch 5, 90,000 moments and 50,000 weights were subnormal and
+# epochs took about twice as long. ``fit`` sets every entry below TINY to 0 every FLUSH_EVERY steps
+# (about 0.1 ms a step); a value of 1e-30 changes nothing that reaches a prediction.
+TINY, FLUSH_EVERY = 1e-30, 50
+
+
+def flush_tiny(net, optimizer) -> None:
+    """Set the parameters' and the optimizer's state's entries smaller than TINY to 0, in place."""
+    state = [a for value in vars(optimizer).values() if isinstance(value, list) for a in value]
+    for a in [W for W, _ in net.parameters()] + state:
+        if isinstance(a, np.ndarray) and np.issubdtype(a.dtype, np.floating):
+            a[np.abs(a) < TINY] = 0
 
 
 class History(dict):
     """Keras-style, one value per epoch: loss (mean, with L2), accuracy, lr, time, val_loss, ..."""
 
     best_epoch: int | None = None  # the best validation epoch, counted from 0
-
-
-def build(recipe: Recipe, seed: int = 0, fast: bool = False):
-    """(network, optimizer) as the recipe says, from ``seed``; ``fast=True``: from ``fast.py``."""
-    if not isinstance(recipe, Recipe):
-        raise ValueError(f"recipe must be a Recipe, got {type(recipe).__name__}")
-    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
-        raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
-    nn = fast_net if fast else numpy_net
-    settings = ("dropout", "weight_decay", "label_smoothing", "init", "dtype")
-    net = nn.mlp(recipe.sizes, seed=seed, **{k: getattr(recipe, k) for k in settings})
-    momentum = (recipe.momentum,) if recipe.optimizer == "Momentum" else ()
-    return net, getattr(nn, recipe.optimizer)(recipe.lr, *momentum)  # nn.SGD, Momentum or Adam
 
 
 def fit(
@@ -129,13 +136,17 @@ def fit(
     progress: bool = True,
     on_epoch_end=None,
 ) -> History:
-    """Train ``net`` on mini-batches of uint8 images or floats ``x`` and integer labels ``y``.
-    Each epoch sees every example once, shuffled from ``seed`` unless ``shuffle=False``;
-    ``lr_schedule(t)``, t = epoch + fraction done, sets every step's rate. After
-    ``early_stopping_patience`` epochs without a better ``monitor`` on ``validation_data``, stop and
-    restore the best weights. ``on_epoch_end(epoch, net, logs)`` runs off the clock of ``time``."""
+    """The notebook's training loop (a fresh permutation each epoch, mini-batches of
+    ``net.train_step``, validation after each epoch) plus conveniences. ``x``: uint8 images or
+    floats in [0, 1]; ``y``: integer labels. ``lr_schedule(t)``, t = epoch + fraction done, sets
+    every step's rate. After ``early_stopping_patience`` epochs without a better ``monitor`` on
+    ``validation_data``, stop and restore the best weights. A loss that becomes NaN, infinite or
+    far above its start raises TrainingDivergedError. Every FLUSH_EVERY steps, values below TINY
+    are set to 0 (``flush_tiny``: float32's subnormal numbers are slow). ``on_epoch_end(epoch, net, logs)`` runs off
+    the clock of ``time``."""
     x, y = checks.check_inputs(net, x), checks.check_labels(net, y, len(x))
     checks.check_optimizer(optimizer)
+    checks.check_seed(seed)
     epochs, batch_size = checks.check_fit(epochs, batch_size, early_stopping_patience, monitor)
     if lr_schedule is not None and not callable(lr_schedule):
         raise ValueError(f"lr_schedule must be a function of the epoch, got {lr_schedule!r}")
@@ -149,7 +160,7 @@ def fit(
 
     rng = np.random.default_rng(seed)
     n, steps = len(x), math.ceil(len(x) / batch_size)
-    best, best_weights = None, None
+    best, best_weights, first_loss = None, None, None
     bar = tqdm(total=epochs, unit="epoch", ascii=True, ncols=110, disable=not progress)
     for epoch in range(epochs):
         start = time.perf_counter()
@@ -158,20 +169,19 @@ def fit(
         loss_sum, correct = 0.0, 0
         for step in range(steps):
             if lr_schedule is not None:
-                optimizer.lr = lr_schedule(epoch + step / steps)
+                optimizer.lr = checks.check_learning_rate(lr_schedule(epoch + step / steps))
             batch = order[step * batch_size : (step + 1) * batch_size]
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
                 loss = net.train_step(x[batch], y[batch], optimizer)
-            if not math.isfinite(loss):
-                raise TrainingDivergedError(
-                    f"training diverged: the loss became {loss} at epoch {epoch + 1}, step "
-                    f"{step + 1}/{steps} (learning rate {optimizer.lr:g}); try a smaller learning rate"
-                )
+            first_loss = loss if first_loss is None else first_loss
+            checks.check_loss(loss, first_loss, epoch, step, steps, optimizer.lr)
+            if step % FLUSH_EVERY == FLUSH_EVERY - 1:
+                flush_tiny(net, optimizer)
             loss_sum += loss * len(batch)
             correct += int(np.sum(net.loss_fn.p.argmax(axis=1) == y[batch]))
         logs = {"loss": loss_sum / n, "accuracy": correct / n}
         if validation_data is not None:
-            logs["val_loss"], logs["val_accuracy"] = net.evaluate(x_val, y_val)
+            logs["val_loss"], logs["val_accuracy"] = _evaluate(net, x_val, y_val)
         for key, value in logs.items():
             history.setdefault(key, []).append(value)
         history["time"].append(time.perf_counter() - start)
@@ -195,21 +205,55 @@ def fit(
     return history
 
 
-def train(recipe, x, y, validation_data=None, *, seed=0, fast=False, epochs=None, **options):
-    """Build the recipe's network and ``fit`` it as the recipe says; returns (network, history).
-    ``epochs`` overrides the recipe's (the schedule is stretched to match); early stopping is used
-    only with ``validation_data``; ``options`` (``progress``, ``on_epoch_end``) go to ``fit``."""
-    epochs = recipe.epochs if epochs is None else checks.check_positive_int("epochs", epochs)
-    net, optimizer = build(recipe, seed, fast)
+def train(recipe, x, y, validation_data=None, *, seed=0, epochs=None, build=numpy_net.build,
+          **options):
+    """Build the recipe's network with ``build`` and ``fit`` it as the recipe says; returns
+    (network, history). ``epochs`` overrides the recipe's (the schedule is stretched to match);
+    early stopping is used only with ``validation_data``; ``options`` (``progress``,
+    ``on_epoch_end``) go to ``fit``."""
+    if not isinstance(recipe, Recipe):
+        raise ValueError(f"recipe must be a Recipe, got {type(recipe).__name__}")
+    checks.check_seed(seed)
+    if epochs is not None:
+        epochs = checks.check_positive_int("epochs", epochs)
+        recipe = replace(recipe, epochs=epochs, warmup_epochs=min(recipe.warmup_epochs, epochs / 2))
+    net, optimizer, lr_schedule = build(recipe, seed)
     given = dict(batch_size=recipe.batch_size, shuffle=recipe.shuffle, monitor=recipe.monitor)
-    if recipe.schedule == "cosine":
-        warmup = min(recipe.warmup_epochs, epochs / 2)
-        given["lr_schedule"] = numpy_net.cosine_schedule(recipe.lr, epochs, warmup=warmup)
     if validation_data is not None:
         given["early_stopping_patience"] = recipe.early_stopping_patience
     # A setting both in the recipe and in options is a TypeError (a keyword given twice).
-    return net, fit(net, optimizer, x, y, epochs=epochs, validation_data=validation_data,
-                    seed=seed, **given, **options)  # fmt: skip
+    return net, fit(net, optimizer, x, y, epochs=recipe.epochs, validation_data=validation_data,
+                    seed=seed, lr_schedule=lr_schedule, **given, **options)  # fmt: skip
+
+
+def _evaluate(net, x, y, batch_size: int = 4096) -> tuple[float, float]:
+    """(mean loss including the L2 penalty, accuracy) of checked, converted inputs."""
+    total_loss, correct = 0.0, 0
+    for i in range(0, len(x), batch_size):
+        z = net.forward(x[i : i + batch_size])
+        total_loss += net.loss_fn.forward(z, y[i : i + batch_size]) * len(z)
+        correct += int(np.sum(z.argmax(axis=1) == y[i : i + batch_size]))
+    return total_loss / len(x) + net.l2_penalty(), correct / len(x)
+
+
+def evaluate(net, images, labels, batch_size: int = 4096) -> tuple[float, float]:
+    """(mean loss including the L2 penalty, accuracy) of ``net`` on uint8 images or floats in
+    [0, 1] and integer labels, in evaluation mode."""
+    x, batch_size = checks.check_inputs(net, images), checks.check_batch_size(batch_size)
+    return _evaluate(net, x, checks.check_labels(net, labels, len(x)), batch_size)
+
+
+def predict_proba(net, images, batch_size: int = 4096) -> np.ndarray:
+    """Class probabilities softmax(z), shape (N, K), of uint8 images or floats in [0, 1]."""
+    x, n = checks.check_inputs(net, images), checks.check_batch_size(batch_size)
+    z = np.concatenate([net.forward(x[i : i + n]) for i in range(0, len(x), n)])
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def predict(net, images, batch_size: int = 4096) -> np.ndarray:
+    """The most probable class of each image (uint8 or floats in [0, 1])."""
+    return predict_proba(net, images, batch_size).argmax(axis=1)
 
 
 def parameter_arrays(net) -> dict[str, np.ndarray]:

@@ -46,12 +46,13 @@ def real_mnist_dir() -> Path:
 
 
 def blobs(n=600, d=20, k=3, seed=0):
-    """k well-separated Gaussian clusters in d dimensions (float32), a task a tiny MLP learns."""
+    """k well-separated Gaussian clusters in d dimensions (float32), a task a tiny MLP learns,
+    scaled into [0, 1] as the entry points (``train.fit``, ``train.predict``) require."""
     rng = np.random.default_rng(seed)
     centers = rng.normal(0, 3, size=(k, d))
     y = rng.integers(0, k, size=n)
     x = centers[y] + rng.normal(0, 1, size=(n, d))
-    return x.astype(np.float32), y
+    return ((x - x.min()) / (x.max() - x.min())).astype(np.float32), y
 
 
 def make_arrays(n_train: int = 60, n_test: int = 20, seed: int = 0) -> dict[str, np.ndarray]:
@@ -84,7 +85,7 @@ def small_idx_dir(tmp_path) -> Path:
     return write_idx_dir(tmp_path / "small", make_arrays())
 
 
-def execute_notebook(notebook: Path, out_dir: Path, mode: str = "smoke") -> Path:
+def execute_notebook(notebook: Path, out_dir: Path, mode: str = "smoke", cwd: Path | None = None) -> Path:
     """Run ``notebook`` headless with papermill, as `make smoke` does; returns the executed copy.
 
     ``MODE`` reaches the notebook through ``$MNIST_MODE`` (no papermill parameters, so no injected
@@ -100,7 +101,7 @@ def execute_notebook(notebook: Path, out_dir: Path, mode: str = "smoke") -> Path
         papermill.execute_notebook(
             str(notebook),
             str(executed),
-            cwd=str(notebook.parent),
+            cwd=str(cwd or notebook.parent),
             progress_bar=False,
             kernel_name="python3",
         )

@@ -175,10 +175,10 @@ def test_numpy_predictor_loads_the_saved_network_or_trains_a_quick_one(tmp_path,
 
     rng = np.random.default_rng(0)
     x, y = rng.integers(0, 256, (64, 28, 28), dtype=np.uint8), rng.integers(0, 10, 64)
-    saved = train.build(train.IMPROVED, seed=3)[0]
+    saved = numpy_net.build(train.IMPROVED, seed=3)[0]
     train.save_weights(saved, tmp_path / "numpy_mlp.npz")
     predict = app._numpy_predictor(tmp_path, x, y)
-    np.testing.assert_allclose(predict(x[:5]), saved.predict_proba(x[:5]), rtol=1e-6)
+    np.testing.assert_allclose(predict(x[:5]), train.predict_proba(saved, x[:5]), rtol=1e-6)
     assert "training a quick one" not in capsys.readouterr().out
 
     train.save_weights(numpy_net.mlp((784, 16, 10)), tmp_path / "numpy_mlp.npz")

@@ -1,11 +1,16 @@
-"""from_scratch_numpy/fast.py trains exactly the lesson's network, only faster."""
+"""benchmarks/fast.py trains exactly the lesson's network, only faster."""
 
 import dataclasses
+import sys
 
 import numpy as np
 import pytest
+from conftest import REPO_ROOT
 
-from from_scratch_numpy import fast, train
+from from_scratch_numpy import numpy_net, train
+
+sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
+import fast  # noqa: E402  (benchmarks/ is scripts, not a package)
 
 # Small enough to be quick; three Dense layers like the real network (weights, then biases, in the flat vector).
 SMALL = dataclasses.replace(train.IMPROVED, sizes=(784, 96, 64, 10), batch_size=32)
@@ -24,8 +29,8 @@ def train_both(recipe, n_steps=200, seed=3):
 
     200 steps: past step 165, where Adam's 1 - beta1**t rounds to 1 in float32 (fast.py skips m / 1).
     """
-    plain, plain_opt = train.build(recipe, seed)
-    quick, quick_opt = train.build(recipe, seed, fast=True)
+    plain, plain_opt, _ = numpy_net.build(recipe, seed)
+    quick, quick_opt, _ = fast.build(recipe, seed)
     losses = [
         (plain.train_step(x, y, plain_opt), quick.train_step(x, y, quick_opt))
         for x, y in batches(n_steps, recipe.batch_size)
@@ -45,7 +50,7 @@ def train_both(recipe, n_steps=200, seed=3):
 def test_fast_adam_network_equals_the_lesson_step_by_step(recipe):
     plain, quick, losses = train_both(recipe)
     assert isinstance(quick, fast.FastNetwork)
-    assert isinstance(train.build(recipe, fast=True)[1], fast.Adam)  # the compiled update
+    assert isinstance(fast.build(recipe)[1], fast.Adam)  # the compiled update
     np.testing.assert_allclose(losses[:, 1], losses[:, 0], rtol=1e-5)
     assert losses[-1, 0] < losses[0, 0]  # it learned something: the comparison is not vacuous
     pairs = list(zip(plain.parameters(), quick.parameters(), strict=True))
@@ -67,11 +72,13 @@ def test_fast_network_with_sgd_equals_the_lesson():
 def test_fast_network_predicts_and_fits_like_the_lesson():
     plain, quick, _ = train_both(SMALL, n_steps=5)
     ((x, y),) = batches(1, 500, seed=9)
-    np.testing.assert_allclose(quick.predict_proba(x, 100), plain.predict_proba(x, 100), rtol=1e-5)
-    np.testing.assert_allclose(quick.evaluate(x, y), plain.evaluate(x, y), rtol=1e-5)
+    np.testing.assert_allclose(
+        train.predict_proba(quick, x, 100), train.predict_proba(plain, x, 100), rtol=1e-5
+    )
+    np.testing.assert_allclose(train.evaluate(quick, x, y), train.evaluate(plain, x, y), rtol=1e-5)
     histories = [
         train.fit(net, opt, x, y, epochs=2, batch_size=50, progress=False)
-        for net, opt in (train.build(SMALL, 1), train.build(SMALL, 1, fast=True))
+        for net, opt, _ in (numpy_net.build(SMALL, 1), fast.build(SMALL, 1))
     ]
     np.testing.assert_allclose(histories[1]["loss"], histories[0]["loss"], rtol=1e-5)
     assert histories[1]["accuracy"] == histories[0]["accuracy"]
@@ -90,8 +97,8 @@ def test_numbers_drawn_ahead_are_the_generator_s_own_in_its_order():
 
 def test_fast_network_with_uneven_batches_equals_the_lesson():
     """Smaller batches (an epoch's last) take fewer numbers than were drawn ahead: none is lost."""
-    plain, plain_opt = train.build(SMALL, 4)
-    quick, quick_opt = train.build(SMALL, 4, fast=True)
+    plain, plain_opt, _ = numpy_net.build(SMALL, 4)
+    quick, quick_opt, _ = fast.build(SMALL, 4)
     (numbers,) = quick.numbers  # the dropout layers share one generator, so one DrawnAhead
     sizes = [32, 32, 20, 32, 7, 7, 32, 32, 1, 32, 32, 16]
     for (x, y), size in zip(batches(12, 32), sizes, strict=True):

@@ -12,10 +12,11 @@ Where a step's time goes, and what changes here:
    masks applied by one compiled loop each instead of two or three NumPy passes;
 4. dropout's random numbers: the next step's are drawn on the second core while Adam runs on the
    first, in the generator's own order (:class:`DrawnAhead`). That core is free only if OpenBLAS's
-   helper thread sleeps between products instead of spinning for 0.1 s after each: the notebook
-   and the benchmark set ``OPENBLAS_THREAD_TIMEOUT=20`` (2**20 cycles) before NumPy loads.
+   helper thread sleeps between products instead of spinning for 0.1 s after each: the
+   benchmark sets ``OPENBLAS_THREAD_TIMEOUT=20`` (2**20 cycles) before NumPy loads.
 
-``train.build(recipe, seed, fast=True)`` uses :func:`mlp` and :class:`Adam` from here.
+``train.train(recipe, ..., build=fast.build)`` trains with it. Not part of the lesson: the NumPy
+notebook trains the lesson's own classes.
 """
 
 from concurrent.futures import ThreadPoolExecutor
@@ -24,9 +25,8 @@ import numpy as np
 from numba import njit
 
 from from_scratch_numpy import numpy_net as nn
-from from_scratch_numpy.numpy_net import SGD, Momentum  # unchanged: the fast network accepts them
 
-__all__ = ["Adam", "DrawnAhead", "FastNetwork", "Momentum", "SGD", "mlp"]  # SGD, Momentum: build
+__all__ = ["Adam", "DrawnAhead", "FastNetwork", "build", "make_fast"]
 
 
 def _buffer(owner, name, shape, dtype):
@@ -55,32 +55,32 @@ def _scale_where(a, keep, scale):
 class FastDense(nn.Dense):
     """Dense writing its products into reused buffers (``out=``) and adding the bias in place."""
 
-    def forward(self, a_prev, training=False):
+    def forward(self, A_prev, training=False):
         if not training:  # predictions may be kept by the caller: fresh arrays
-            return super().forward(a_prev, training)
-        self.a_prev = a_prev
-        out = _buffer(self, "z", (len(a_prev), self.W.shape[1]), self.W.dtype)
-        return np.add(np.matmul(a_prev, self.W, out=out), self.b, out=out)
+            return super().forward(A_prev, training)
+        self.A_prev = A_prev
+        out = _buffer(self, "z", (len(A_prev), self.W.shape[1]), self.W.dtype)
+        return np.add(np.matmul(A_prev, self.W, out=out), self.b, out=out)
 
     def backward(self, delta, input_grad=True):
         # dW and db are views into the network's flat gradient vector: written in place.
-        np.matmul(self.a_prev.T, delta, out=self.dW)
+        np.matmul(self.A_prev.T, delta, out=self.dW)
         np.sum(delta, axis=0, out=self.db)
         if not input_grad:  # the first layer: nobody needs the gradient for the images
             return None
-        out = _buffer(self, "d", self.a_prev.shape, self.W.dtype)
+        out = _buffer(self, "d", self.A_prev.shape, self.W.dtype)
         return np.matmul(delta, self.W.T, out=out)
 
 
 class FastReLU(nn.ReLU):
     """ReLU in place on the Dense output it receives (its own buffer, read by no one else)."""
 
-    def forward(self, z, training=False):
-        self.z = np.maximum(z, 0, out=z)  # z > 0 exactly where max(z, 0) > 0
-        return z
+    def forward(self, Z, training=False):
+        self.Z = np.maximum(Z, 0, out=Z)  # Z > 0 exactly where max(Z, 0) > 0
+        return Z
 
     def backward(self, delta):
-        _scale_where(delta, self.z, delta.dtype.type(1))  # no boolean array in between
+        _scale_where(delta, self.Z, delta.dtype.type(1))  # no boolean array in between
         return delta
 
 
@@ -218,9 +218,8 @@ class Adam(nn.Adam):
 _FAST = {nn.Dense: FastDense, nn.ReLU: FastReLU, nn.Dropout: FastDropout}
 
 
-def mlp(sizes, **kwargs):
-    """The lesson's ``mlp`` (same arguments, same initial weights), with the fast classes swapped in."""
-    net = nn.mlp(sizes, **kwargs)
+def make_fast(net):
+    """The lesson's network ``net`` (same weights), with the fast classes swapped in."""
     numbers = {}  # one DrawnAhead per generator (mlp's dropout layers share one)
     for layer in net.layers:
         layer.__class__ = _FAST.get(type(layer), type(layer))
@@ -231,3 +230,11 @@ def mlp(sizes, **kwargs):
     net.__class__ = FastNetwork
     net.numbers = list(numbers.values())
     return net.flatten()
+
+
+def build(recipe, seed=0):
+    """``numpy_net.build``'s network, optimizer and schedule, made fast (the same initial weights)."""
+    net, optimizer, schedule = nn.build(recipe, seed)
+    if isinstance(optimizer, nn.Adam):
+        optimizer = Adam(optimizer.lr, optimizer.beta1, optimizer.beta2, optimizer.eps)
+    return make_fast(net), optimizer, schedule
