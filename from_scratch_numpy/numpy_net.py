@@ -2,7 +2,6 @@
 
 import math
 
-import numpy as np
 
 
 def preprocess(images, dtype=np.float32):
