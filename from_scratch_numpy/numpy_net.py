@@ -2,6 +2,7 @@
 
 import math
 
+import numpy as np
 
 
 def preprocess(images, dtype=np.float32):
