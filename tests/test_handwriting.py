@@ -248,13 +248,9 @@ def _jpeg(image: Image.Image, **kwargs) -> bytes:
     ],
 )
 def test_a_phone_photos_exif_orientation_is_applied_first(canvases, orientation, stored):
-    upright = Image.fromarray(
-        canvases["dark_on_white"][5]
-    )  # a portrait photo, as the phone shows it
-    exif = Image.Exif()
-    exif[0x0112] = (
-        orientation  # the sensor's pixels are stored turned; the tag says how to turn back
-    )
+    upright = Image.fromarray(canvases["dark_on_white"][5])  # as the phone's gallery shows it
+    exif = Image.Exif()  # the pixels are stored turned; the orientation tag says how to turn back
+    exif[0x0112] = orientation
     photo = _jpeg(upright.transpose(stored), exif=exif.tobytes())
     expected = to_mnist(_jpeg(upright))
     assert _similar(to_mnist(photo), expected) > 0.95
