@@ -42,7 +42,7 @@ def read_npz(
             keys = [i.filename.removesuffix(".npy") for i in infos]
             extra = sorted(set(keys) - allowed) if allowed is not None else []
             if extra and unexpected != "skip":
-                raise NpzError(f"{path}: unexpected arrays {extra} (expected {sorted(allowed)})")
+                raise NpzError(f"{path}: unexpected {extra} (expected {sorted(allowed)})")
             arrays = {}
             for key, info in zip(keys, infos, strict=True):
                 if key in extra:

@@ -31,6 +31,20 @@ def check_positive_number(name: str, value) -> float:
     return float(value)
 
 
+def check_seed(value) -> int:
+    """Return ``value`` as an int if it is an integer >= 0 (what NumPy's generators accept)."""
+    if not (_is_number(value, Integral) and value >= 0):
+        raise ValueError(f"seed must be an integer >= 0, got {value!r}")
+    return int(value)
+
+
+def check_learning_rate(value, where: str = "learning rate") -> float:
+    """Return ``value`` as a float if it is a finite number >= 0 (a schedule may reach 0)."""
+    if not (_is_number(value) and value >= 0):
+        raise ValueError(f"{where} must be a finite number >= 0, got {value!r}")
+    return float(value)
+
+
 def check_fraction(name: str, value, *, low_inclusive: bool = True) -> float:
     """Return ``value`` as a float if it is a number in [0, 1) (or (0, 1))."""
     if not (_is_number(value) and (0 <= value < 1 if low_inclusive else 0 < value < 1)):

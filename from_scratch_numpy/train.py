@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from common.npz import NpzError, read_npz
+from common.results import atomic_write
 from from_scratch_numpy import checks, numpy_net
 from from_scratch_numpy import fast as fast_net
 
@@ -90,7 +92,10 @@ IMPROVED = Recipe(
 
 
 class TrainingDivergedError(RuntimeError):
-    """The training loss became NaN or infinite."""
+    """The training loss became NaN or infinite, or grew far above where it started."""
+
+
+DIVERGED = 100  # a step's loss this many times above max(first loss, chance level): diverged
 
 
 class History(dict):
@@ -103,8 +108,7 @@ def build(recipe: Recipe, seed: int = 0, fast: bool = False):
     """(network, optimizer) as the recipe says, from ``seed``; ``fast=True``: from ``fast.py``."""
     if not isinstance(recipe, Recipe):
         raise ValueError(f"recipe must be a Recipe, got {type(recipe).__name__}")
-    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
-        raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
+    seed = checks.check_seed(seed)
     nn = fast_net if fast else numpy_net
     settings = ("dropout", "weight_decay", "label_smoothing", "init", "dtype")
     net = nn.mlp(recipe.sizes, seed=seed, **{k: getattr(recipe, k) for k in settings})
@@ -139,6 +143,10 @@ def fit(
     epochs, batch_size = checks.check_fit(epochs, batch_size, early_stopping_patience, monitor)
     if lr_schedule is not None and not callable(lr_schedule):
         raise ValueError(f"lr_schedule must be a function of the epoch, got {lr_schedule!r}")
+    seed = checks.check_seed(seed)
+    rate = lambda t: checks.check_learning_rate(lr_schedule(t), f"lr_schedule({t:g})")  # noqa: E731
+    if lr_schedule is not None:
+        rate(0.0)  # a negative or NaN rate is refused before training, not trained uphill
     if early_stopping_patience is not None and validation_data is None:
         raise ValueError("early stopping needs validation_data")
     history = History(loss=[], accuracy=[], lr=[], time=[])
@@ -150,22 +158,26 @@ def fit(
     rng = np.random.default_rng(seed)
     n, steps = len(x), math.ceil(len(x) / batch_size)
     best, best_weights = None, None
+    chance = math.log(checks.check_network(net)[1])  # the loss of a uniform guess
+    reference = None  # max(first step's loss, chance): a loss DIVERGED times above it diverged
     bar = tqdm(total=epochs, unit="epoch", ascii=True, ncols=110, disable=not progress)
     for epoch in range(epochs):
         start = time.perf_counter()
         order = rng.permutation(n) if shuffle else np.arange(n)
-        history["lr"].append(lr_schedule(epoch) if lr_schedule else optimizer.lr)
+        history["lr"].append(rate(epoch) if lr_schedule else optimizer.lr)
         loss_sum, correct = 0.0, 0
         for step in range(steps):
             if lr_schedule is not None:
-                optimizer.lr = lr_schedule(epoch + step / steps)
+                optimizer.lr = rate(epoch + step / steps)
             batch = order[step * batch_size : (step + 1) * batch_size]
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
                 loss = net.train_step(x[batch], y[batch], optimizer)
-            if not math.isfinite(loss):
+            reference = max(loss, chance) if reference is None else reference
+            if not math.isfinite(loss) or loss > DIVERGED * reference:
                 raise TrainingDivergedError(
-                    f"training diverged: the loss became {loss} at epoch {epoch + 1}, step "
-                    f"{step + 1}/{steps} (learning rate {optimizer.lr:g}); try a smaller learning rate"
+                    f"training diverged: the loss became {loss:.4g} at epoch {epoch + 1}, step "
+                    f"{step + 1}/{steps} (it started at {reference:.3g}; chance is {chance:.3g}) "
+                    f"with learning rate {optimizer.lr:g}; try a smaller learning rate"
                 )
             loss_sum += loss * len(batch)
             correct += int(np.sum(net.loss_fn.p.argmax(axis=1) == y[batch]))
@@ -219,11 +231,16 @@ def parameter_arrays(net) -> dict[str, np.ndarray]:
 
 
 def save_weights(net, path) -> Path:
-    """Save every parameter as a plain array into an ``.npz`` file; returns the file's path."""
+    """Save every parameter as a plain array into an ``.npz`` file; returns the file's path.
+    Atomic: a failed write (a full disk) leaves any earlier file at ``path`` as it was."""
     path = Path(path if str(path).endswith(".npz") else f"{path}.npz")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(path, **parameter_arrays(net))
-    return path
+    arrays = parameter_arrays(net)
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as f:
+            np.savez(f, **arrays)
+
+    return atomic_write(path, write)
 
 
 def load_weights(net, path):
@@ -236,24 +253,32 @@ def load_weights(net, path):
     if not zipfile.is_zipfile(path):
         raise ValueError(f"{path} is not an .npz file (a zip archive of arrays from save_weights)")
     params = parameter_arrays(net)
+
+    def fits(key: str, shape: tuple, dtype: np.dtype) -> str | None:  # from the .npy header
+        if dtype.kind not in "fiu":
+            return f"parameter is not numeric (dtype {dtype})"
+        if shape != params[key].shape:
+            return f"has shape {shape} in the file, {params[key].shape} in the net"
+        return None
+
+    # Sizes, names, shapes and dtypes come from the zip directory and the .npy headers, checked
+    # before any array is inflated (a small file declaring gigabytes is refused unread).
+    limit = 2 * sum(W.size * 8 for W in params.values()) + (1 << 20)
     try:
-        with np.load(path, allow_pickle=False) as f:
-            arrays = {k: f[k] for k in f.files}
-    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as err:
-        if "pickle" in str(err):  # numpy refuses object arrays when allow_pickle=False
-            raise ValueError(f"{path} holds pickled objects, which are never loaded") from None
-        raise ValueError(f"{path} is not a readable .npz file: {err}") from None
-    missing, extra = sorted(set(params) - set(arrays)), sorted(set(arrays) - set(params))
-    if missing or extra:
-        raise ValueError(f"{path} does not fit the network: missing {missing}, unexpected {extra}")
+        arrays = read_npz(path, max_bytes=limit, names=params, check=fits)
+    except NpzError as err:
+        raise ValueError(f"{err} (does not fit the network, or not save_weights's file)") from None
+    missing = sorted(set(params) - set(arrays))
+    if missing:
+        raise ValueError(f"{path} does not fit the network: missing {missing}, unexpected []")
+    cast = {}
     for k, W in params.items():
-        a = arrays[k]
-        if a.shape != W.shape:
-            raise ValueError(f"{path}: {k!r} has shape {a.shape} in the file, {W.shape} in the net")
-        if not (np.issubdtype(a.dtype, np.floating) or np.issubdtype(a.dtype, np.integer)):
-            raise ValueError(f"{path}: parameter {k!r} is not numeric (dtype {a.dtype})")
-        if not np.all(np.isfinite(a)):
-            raise ValueError(f"{path}: parameter {k!r} contains NaN or infinite values")
+        with np.errstate(over="ignore", invalid="ignore"):
+            cast[k] = arrays[k].astype(W.dtype)  # 1e300 is finite in float64, inf in float32
+        if not np.all(np.isfinite(cast[k])):
+            raise ValueError(
+                f"{path}: parameter {k!r} contains NaN or infinite values as {W.dtype}"
+            )
     for k, W in params.items():
-        W[...] = arrays[k]
+        W[...] = cast[k]
     return net
