@@ -225,6 +225,14 @@ def custom_name(path: str | Path) -> str:
     return f"custom-{slug}-{digest}" if slug else f"custom-{digest}"
 
 
+def results_name(dataset) -> str:
+    """The name a run on ``dataset`` files its results under, as the notebooks do (``.name`` of
+    what :func:`load_dataset` returns): a known dataset's name, or for a folder what reading it
+    finds (a known dataset, else :func:`custom_name`). A folder that is no dataset raises."""
+    name = str(dataset).strip() or "mnist"
+    return name if name in DATASETS else _load(Path(name).expanduser(), "directory").name
+
+
 def _identify(arrays: dict, files: dict, expect=None) -> tuple[str | None, str]:
     """The known dataset whose SHA-256 all match (MNIST: also in another order), else None; a
     copy that matches only partly is corrupted, and with ``expect`` another one is refused."""
