@@ -368,3 +368,31 @@ def test_postscript_is_never_handed_to_ghostscript(monkeypatch, tmp_path):
         with pytest.raises(ValueError, match="not a readable image"):
             to_mnist(image)
     assert calls == []
+
+
+def _uploads_module():
+    import importlib.util
+
+    from common.handwriting import ASSETS
+
+    spec = importlib.util.spec_from_file_location("uploads", ASSETS[0] / "uploads.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_upload_like_images_of_every_kind_are_read_and_recognised(mnist, model):
+    """assets/digits/uploads.py's imitations of real uploads (EXIF-turned phone JPEGs, 16-bit
+    scans, paint programs with and without anti-aliasing, transparency, dim, vignetted, chalk)."""
+    uploads = _uploads_module()
+    _, _, xt, yt = mnist
+    rows = list(uploads.uploads(xt[100:], yt[100:], per_kind=6, seed=1))
+    assert {kind for kind, *_ in rows} == set(uploads.KINDS)
+    images = np.stack([to_mnist(body) for _, _, body, _ in rows])  # none refused
+    assert ((images > 127).mean(axis=(1, 2)) < 0.3).all(), "no paper read as ink"
+    right = model(images) == np.array([label for *_, label in rows])
+    kinds = np.array([kind for kind, *_ in rows])
+    worst = min(right[kinds == kind].mean() for kind in uploads.KINDS)
+    assert right.mean() >= 0.75 and worst >= 0.5, {
+        k: right[kinds == k].mean() for k in uploads.KINDS
+    }
