@@ -79,9 +79,9 @@ def _pixels(image: Image.Image):
 
 
 def _unit_range(a: np.ndarray) -> np.ndarray:
-    """Pixels -> float32 in [0, 1], by the range the data really has: uint8 0..255, uint16
-    0..65535 (16-bit PNG, scans), other integers 0..255 (or 0..65535 when larger), floats 0..1 (or
-    0..255 when larger than 1.5); integers 0/1 and bools are masks. A float overshoot of up to 5 %
+    """Pixels -> float32 in [0, 1], by the range the data really has: integers 0..65535 when any
+    exceeds 255 (16-bit PNG, scans), else 0..255 (8-bit values, even in a uint16 array); floats
+    0..1 (or 0..255 when larger than 1.5); integers 0/1 and bools are masks. A float overshoot of up to 5 %
     of the range (0..1 data at 1.02, as resampling leaves) is clipped; anything else is refused."""
     if a.dtype == bool:
         return a.astype(np.float32)
@@ -89,7 +89,7 @@ def _unit_range(a: np.ndarray) -> np.ndarray:
         lo, hi = int(a.min()), int(a.max())
         if lo < 0 or hi > 65535:
             raise ValueError(f"integer pixel values must lie in 0..255 or 0..65535, got {lo}..{hi}")
-        top = 65535 if a.dtype == np.uint16 or hi > 255 else 255 if hi > 1 else 1
+        top = 65535 if hi > 255 else 255 if hi > 1 else 1  # 16-bit data shows it
         return a.astype(np.float32) / top
     a = a.astype(np.float32)
     if not np.isfinite(a).all():

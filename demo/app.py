@@ -21,6 +21,7 @@ from common.handwriting import naive_resize, to_mnist  # noqa: E402
 from demo.models import SHIPPED, load_predictors  # noqa: E402
 
 Predictor = Callable[[np.ndarray], np.ndarray]  # uint8 (N, 28, 28) -> probabilities (N, K)
+MAX_UPLOAD = "25mb"  # a phone photo is a few MB; a bigger upload is refused before it is stored
 INK = {  # the demo's choice -> to_mnist's ink
     "automatic": None,
     "dark ink on light paper": "dark",
@@ -124,7 +125,11 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit("no model could be loaded or trained; see the messages above")
     app = build_app(predictors, [str(i) for i in range(10)])
     _, url, _ = app.launch(
-        server_name="127.0.0.1", server_port=args.port, prevent_thread_lock=True, quiet=True
+        server_name="127.0.0.1",
+        server_port=args.port,
+        prevent_thread_lock=True,
+        quiet=True,
+        max_file_size=MAX_UPLOAD,
     )
     print(f"\nTry your own digit: open {url} in a browser (Ctrl+C to stop)", flush=True)
     app.block_thread()  # until Ctrl+C, which closes the server

@@ -323,3 +323,22 @@ def test_the_demo_reads_the_shipped_models_and_trains_only_what_is_missing(
     assert isinstance(predictors["CNN (Keras)"], Stub), "the quick fallback for the bad file"
     assert loads == [1], "MNIST loaded once, for the one quick model"
     assert "cnn.keras is not a Keras model file" in capsys.readouterr().out
+
+
+def test_the_demo_serves_on_loopback_and_caps_upload_size(monkeypatch):
+    """Second pass: an upload of gigabytes was stored in full before to_mnist refused it."""
+    import gradio as gr
+
+    from demo import app
+
+    launched = {}
+
+    def launch(self, **kwargs):
+        launched.update(kwargs)
+        raise SystemExit(0)
+
+    monkeypatch.setattr(app, "load_predictors", lambda folder: {"m": Stub(1)})
+    monkeypatch.setattr(gr.Blocks, "launch", launch)
+    with pytest.raises(SystemExit):
+        app.main(["--port", "7999"])
+    assert launched["server_name"] == "127.0.0.1" and launched["max_file_size"] == "25mb"

@@ -338,6 +338,8 @@ def test_a_16_bit_png_is_read_at_its_real_depth(canvases):
     full = np.round(65_535 * page).astype(np.uint16)  # 0..65535: not clipped to white
     assert _similar(to_mnist(_png(full)), expected) > 0.95
     assert _similar(to_mnist(mid), expected) > 0.95  # the uint16 array itself
+    eight_bit = np.round(255 * page).astype(np.uint16)  # 8-bit values in a uint16 array
+    assert _similar(to_mnist(eight_bit), expected) > 0.95
 
 
 def test_a_float_image_in_0_1_with_a_slight_overshoot_is_read_as_0_1(canvases):
