@@ -46,13 +46,16 @@ def results_dir(dataset: str = "mnist", mode: str = "full") -> Path:
     return path
 
 
-def atomic_write(path: str | os.PathLike, write: Callable[[Path], object]) -> Path:
+def atomic_write(
+    path: str | os.PathLike, write: Callable[[Path], object], *, suffix: str = ".part"
+) -> Path:
     """Create ``path`` all at once: ``write(tmp)`` writes a temporary file beside it, renamed into
     place; if ``write`` fails, nothing is left and ``path`` is untouched. ``tmp`` is unique per call
-    and ends in ``.part``: give writers that add a suffix (``np.savez``) ``open(tmp, "wb")``."""
+    and ends in ``suffix``: give writers that add a suffix (``np.savez``) ``open(tmp, "wb")``, and
+    writers that insist on one (Keras's ``model.save``) ``suffix=".part.keras"``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.part")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}{suffix}")
     try:
         write(tmp)
         os.replace(tmp, path)

@@ -50,6 +50,14 @@ def load_cnn(path: str | Path):
         raise ValueError(f"{path}: Keras cannot load it ({type(e).__name__}: {e})") from e
 
 
+def save_cnn(model, path: str | Path) -> Path:
+    """``model.save(path)`` all at once (a full disk leaves any earlier ``cnn.keras`` as it was):
+    the notebooks' final save of the model this module loads."""
+    from common.results import atomic_write
+
+    return atomic_write(path, model.save, suffix=".part.keras")
+
+
 def numpy_predictor(models: Path, x=None, y=None) -> Predictor:
     """The shipped NumPy MLP, else (with training data ``x, y``) a quick one, saying why."""
     from from_scratch_numpy import numpy_net, train

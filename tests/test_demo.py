@@ -342,3 +342,25 @@ def test_the_demo_serves_on_loopback_and_caps_upload_size(monkeypatch):
     with pytest.raises(SystemExit):
         app.main(["--port", "7999"])
     assert launched["server_name"] == "127.0.0.1" and launched["max_file_size"] == "25mb"
+
+
+def test_save_cnn_on_a_full_disk_leaves_the_earlier_model_intact(tmp_path):
+    from demo.models import save_cnn
+
+    class Model:  # Keras's model.save: refuses a name not ending in .keras, writes in place
+        def __init__(self, body, fail=False):
+            self.body, self.fail = body, fail
+
+        def save(self, path):
+            assert str(path).endswith(".keras"), path
+            with open(path, "wb") as f:
+                f.write(self.body[:3])
+                if self.fail:
+                    raise OSError(28, "No space left on device")
+                f.write(self.body[3:])
+
+    path = save_cnn(Model(b"PK good model"), tmp_path / "cnn.keras")
+    with pytest.raises(OSError, match="No space left"):
+        save_cnn(Model(b"PK newer model", fail=True), path)
+    assert path.read_bytes() == b"PK good model"
+    assert [p.name for p in tmp_path.iterdir()] == ["cnn.keras"]
