@@ -123,25 +123,43 @@ def _composite(grey: np.ndarray, alpha: np.ndarray) -> np.ndarray:
 
 def ink_polarity(grey: np.ndarray) -> str:
     """ "dark" or "light": which side of the paper the ink lies on, for grey levels in [0, 1].
-    The paper is the most of the image (its median), and ink differs from it the most: dark on a
-    white page whatever the lighting (a dim photo, a dark vignette), light on a blackboard."""
+    The paper is the most of the image (its median); the ink is what lies furthest from it along
+    the image's sharpest edges (a stroke's): dark on a white page in any light, light on a
+    blackboard. Near edges only, a lamp's glare or a vignette (smooth) cannot outshine the ink."""
     paper = float(np.median(grey))
-    darkest, brightest = float(grey.min()), float(grey.max())  # a thin pen may be 0.05 % of it
+    strength = np.hypot(ndimage.sobel(grey, 0), ndimage.sobel(grey, 1))
+    edges = strength >= 0.5 * np.percentile(strength, 99.9)  # a thin pen may be 0.1 % of it
+    values = grey[ndimage.binary_dilation(edges, iterations=2)]
+    darkest, brightest = float(values.min()), float(values.max())
     return "dark" if paper - darkest > brightest - paper else "light"
+
+
+def _shrink(a: np.ndarray, side: int) -> tuple[np.ndarray, float]:
+    """``a`` averaged down (box filter) so that its longer side is at most ``side``; the scale."""
+    scale = min(1.0, side / max(a.shape))
+    if scale == 1.0:
+        return a, scale
+    size = (max(1, round(a.shape[1] * scale)), max(1, round(a.shape[0] * scale)))
+    return np.asarray(
+        Image.fromarray(a.astype(np.float32), mode="F").resize(size, Image.BOX)
+    ), scale
+
+
+def _grow(a: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """``a`` scaled (bilinear) to ``shape``."""
+    size = (shape[1], shape[0])
+    return np.asarray(Image.fromarray(a.astype(np.float32), mode="F").resize(size, Image.BILINEAR))
 
 
 def _paper_level(v: np.ndarray) -> np.ndarray:
     """The paper's local level under bright ink ``v``: a grey opening (strokes are thinner than a
-    third of the image) at <= 128 px, smoothed and scaled back up. Zero for even lighting."""
-    scale = min(1.0, 128 / max(v.shape))
-    size = (max(1, round(v.shape[1] * scale)), max(1, round(v.shape[0] * scale)))
-    small = np.asarray(Image.fromarray(v.astype(np.float32), mode="F").resize(size, Image.BOX))
+    third of the image) at <= 128 px, smoothed and scaled back up. Zero for even lighting; a
+    vignette or a shadow (wider than strokes) is followed, not taken for ink."""
+    small, scale = _shrink(v, 128)
     k = max(3, max(small.shape) // 3)
-    level = ndimage.uniform_filter(ndimage.grey_opening(small, size=(k, k)), size=k, mode="nearest")
-    if scale < 1:
-        size = (v.shape[1], v.shape[0])
-        level = Image.fromarray(level.astype(np.float32), mode="F").resize(size, Image.BILINEAR)
-    return np.asarray(level)
+    level = ndimage.grey_opening(small, size=(k, k), mode="nearest")
+    level = ndimage.uniform_filter(level, size=k, mode="nearest")
+    return _grow(level, v.shape) if scale < 1 else level
 
 
 def to_mnist(image, *, ink: str | None = None) -> np.ndarray:

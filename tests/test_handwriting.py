@@ -283,6 +283,20 @@ def test_a_photo_with_a_dark_vignette_keeps_its_polarity(canvases, i):
     assert _similar(out, to_mnist(page)) > 0.75  # the same digit; the darkened edges thinner
 
 
+@pytest.mark.parametrize("where", [(1 / 4, 1 / 5), (1 / 2, 1 / 2), (3 / 4, 4 / 5)])
+def test_a_lamps_glare_on_a_dim_photo_does_not_flip_polarity(canvases, where):
+    """Second pass: a bright, smooth reflection outshone the dark ink, so the paper was read as
+    ink (a white field). (The glare still weakens the crop: see uploads.py's "glare" kind.)"""
+    for i in range(30, 34):
+        page = canvases["dark_on_white"][i].astype(np.float32) / 255
+        h, w = page.shape
+        yy, xx = np.mgrid[0:h, 0:w]
+        r = 0.15 * min(h, w)
+        spot = np.exp(-((yy - where[0] * h) ** 2 + (xx - where[1] * w) ** 2) / (2 * r**2))
+        photo = (0.45 + 0.55 * spot) * page + 0.08 * (1 - page)  # grey paper, white glare
+        assert (to_mnist(photo) > 127).mean() < 0.25, "the paper came out as ink"
+
+
 @pytest.mark.parametrize("i", range(4))
 def test_a_dim_photo_of_grey_paper_is_read_not_called_blank(canvases, i):
     rng = np.random.default_rng(i)

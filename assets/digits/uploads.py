@@ -15,6 +15,7 @@ templates of ``make_examples.py``; each kind then imitates one way uploads diffe
 - ``transparent_margin``: a white page with a clear margin around it
 - ``dim_photo``: grey paper at 100-125 of 255 (a photo in a dim room), dark ink
 - ``vignette``: a photo whose corners a lens darkened
+- ``glare``: a photo of grey paper with a lamp's bright reflection on it
 - ``chalk``: light chalk on a dark board
 """
 
@@ -39,6 +40,7 @@ KINDS = (
     "transparent_margin",
     "dim_photo",
     "vignette",
+    "glare",
     "chalk",
 )
 
@@ -148,6 +150,14 @@ def make_upload(kind: str, digit: np.ndarray, label: int, rng) -> tuple[str, byt
     if kind == "vignette":
         paper = rng.uniform(0.7, 0.95) * vignette((h, w), rng.uniform(0.4, 0.8))
         grey = paper + (rng.uniform(0.05, 0.2) - paper) * ink + 0.015 * noise
+        return ".jpg", jpeg(grey, rng)
+    if kind == "glare":
+        yy, xx = np.mgrid[0:h, 0:w]
+        cy, cx, r = rng.uniform(0, h), rng.uniform(0, w), rng.uniform(0.1, 0.3) * min(h, w)
+        spot = np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * r**2))
+        paper = rng.uniform(0.4, 0.6) * lighting((h, w), rng, 0.1)
+        paper = paper + (1 - paper) * rng.uniform(0.7, 1.0) * spot  # up to white in the glare
+        grey = paper + (rng.uniform(0.05, 0.15) - paper) * ink + 0.015 * noise
         return ".jpg", jpeg(grey, rng)
     if kind == "chalk":
         board = rng.uniform(0.1, 0.3) * lighting((h, w), rng, 0.2)
