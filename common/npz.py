@@ -69,7 +69,9 @@ def read_npz(
             return arrays
     except NpzError:
         raise
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as e:
+    # NotImplementedError: a compression method or zip version zipfile lacks; RuntimeError: encrypted
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError, NotImplementedError,
+            RuntimeError) as e:  # fmt: skip
         if isinstance(e, PermissionError):
             raise
         raise NpzError(f"{path}: not a readable .npz file ({type(e).__name__}: {e})") from e

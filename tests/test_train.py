@@ -499,3 +499,18 @@ def test_fit_with_an_impossible_seed_names_the_seed(seed):
         quiet_fit(nn.mlp((20, 16, 3)), nn.SGD(0.1), x, y, epochs=1, seed=seed)
     with pytest.raises(ValueError, match=r"seed must be an integer >= 0"):
         T.train(T.replace(T.IMPROVED, sizes=(20, 16, 3), epochs=1), x, y, seed=seed, progress=False)
+
+
+def test_a_weights_file_with_an_unsupported_zip_method_gets_a_clear_error(tmp_path):
+    """Second pass (fuzzing load_weights): NotImplementedError escaped from zipfile."""
+    path = T.save_weights(nn.mlp((20, 16, 3), seed=1), tmp_path / "w.npz")
+    data = bytearray(path.read_bytes())
+    for signature, offset in ((b"PK\x03\x04", 8), (b"PK\x01\x02", 10)):  # local and central
+        at = data.find(signature)
+        while at != -1:
+            data[at + offset : at + offset + 2] = (99).to_bytes(2, "little")  # method 99: AES
+            at = data.find(signature, at + 4)
+    path.write_bytes(bytes(data))
+    net = nn.mlp((20, 16, 3), seed=0)
+    with pytest.raises(ValueError, match="not a readable .npz file"):
+        T.load_weights(net, path)
