@@ -67,11 +67,8 @@ def read_npz(
                 with z.open(info) as f:
                     arrays[key] = np.lib.format.read_array(f, allow_pickle=False)
             return arrays
-    except NpzError:
+    except (NpzError, PermissionError, MemoryError):
         raise
-    # NotImplementedError: a compression method or zip version zipfile lacks; RuntimeError: encrypted
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError, NotImplementedError,
-            RuntimeError) as e:  # fmt: skip
-        if isinstance(e, PermissionError):
-            raise
+    except Exception as e:  # BadZipFile, zlib.error, NotImplementedError (a method zipfile lacks),
+        # RuntimeError (encrypted), a mangled .npy header (ValueError, SyntaxError, TokenError), ...
         raise NpzError(f"{path}: not a readable .npz file ({type(e).__name__}: {e})") from e

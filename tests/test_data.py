@@ -869,3 +869,15 @@ def test_two_processes_downloading_the_same_dataset_at_once_both_succeed(tmp_pat
         [data.CACHE_MARKER, *(f"{stem}.gz" for stem in data.IDX_FILES.values())]
     )
     assert list((tmp_path / "cache").glob(".*.part")) == []
+
+
+def test_a_mnist_npz_with_a_damaged_compressed_stream_is_a_data_error(tmp_path):
+    """Second pass (fuzzing load_dataset): zlib.error and a mangled .npy header escaped."""
+    (tmp_path / "k").mkdir()
+    npz = _declaring_npz(tmp_path / "k" / "mnist.npz", make_arrays(n_train=30, n_test=10))
+    data = bytearray(npz.read_bytes())
+    start = 30 + int.from_bytes(data[26:28], "little") + int.from_bytes(data[28:30], "little")
+    data[start : start + 20] = b"\xff" * 20  # the first member's deflate stream, damaged
+    npz.write_bytes(bytes(data))
+    with pytest.raises(MnistDataError, match=r"mnist.npz: cannot read .*not a readable .npz file"):
+        load_dataset(tmp_path / "k")
