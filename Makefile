@@ -14,6 +14,9 @@
 
 PYTHON  ?= python3
 DATASET ?= mnist
+# DATASET reaches Python and the notebooks only through the environment (never pasted into source
+# or an unquoted command line), so a folder with spaces or apostrophes works as it is.
+export MNIST_DATASET := $(DATASET)
 VENV    := .venv
 PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed
@@ -40,12 +43,15 @@ test: $(STAMP)
 # into the folder that common.results.results_dir(DATASET, MODE) gives. Then RESULTS.md is rebuilt
 # there (and, for results/ itself, the README tables).
 define run_notebooks
-	@out=$$($(PY) -c "import os; from common.results import results_dir; print(os.path.relpath(results_dir('$(DATASET)', '$(1)')))"); \
+	@out=$$(MNIST_MODE=$(1) $(PY) -c "import os; from common.data import results_name; \
+	  from common.results import results_dir; \
+	  print(os.path.relpath(results_dir(results_name(os.environ['MNIST_DATASET']), '$(1)')))") \
+	  && [ -n "$$out" ] || { echo "make $(1): no results folder for DATASET=$$MNIST_DATASET (see above)" >&2; exit 1; }; \
 	for nb in $(NOTEBOOKS); do \
-	  dest=$$out/$$(basename $$nb); [ "$(1)/$(DATASET)" = full/mnist ] && dest=$$nb; \
-	  echo "== $$nb ($(1), $(DATASET)) -> $$dest"; start=$$(date +%s); \
-	  MNIST_MODE=$(1) MNIST_DATASET=$(DATASET) $(VENV)/bin/papermill "$$nb" "$$dest" \
-	    --cwd "$$(dirname $$nb)" --no-progress-bar || exit 1; \
+	  dest="$$out/$$(basename "$$nb")"; [ "$(1)/$$MNIST_DATASET" = full/mnist ] && dest=$$nb; \
+	  echo "== $$nb ($(1), $$MNIST_DATASET) -> $$dest"; start=$$(date +%s); \
+	  MNIST_MODE=$(1) $(VENV)/bin/papermill "$$nb" "$$dest" \
+	    --cwd "$$(dirname "$$nb")" --no-progress-bar || exit 1; \
 	  echo "   done in $$(( $$(date +%s) - start )) s"; \
 	done; \
 	$(PY) -m common.results "$$out"
@@ -54,8 +60,8 @@ endef
 # A full run must never publish numbers of the 5,000-digit offline sample: load the genuine data
 # first (this also downloads and caches it when the network allows).
 check-data: $(STAMP)
-	@$(PY) -c "from common.data import load_dataset; load_dataset('$(DATASET)', allow_sample=False)" \
-	  || { echo; echo "make reproduce needs the genuine $(DATASET) data and could neither find nor download it."; \
+	@$(PY) -c "import os; from common.data import load_dataset; load_dataset(os.environ['MNIST_DATASET'], allow_sample=False)" \
+	  || { echo; echo "make reproduce needs the genuine $$MNIST_DATASET data and could neither find nor download it."; \
 	       echo "Put the four IDX files (train-images-idx3-ubyte.gz, ...) in a folder and run"; \
 	       echo "  MNIST_DATA_DIR=/path/to/that/folder make reproduce"; \
 	       echo "or connect to the internet once (the data is then cached). For a run on whatever data is"; \

@@ -9,11 +9,13 @@ import hashlib
 import math
 import os
 import re
+import shutil
 import socket
 import sys
 import threading
 import time
 import urllib.request
+import uuid
 import warnings
 import zlib
 from contextlib import suppress
@@ -23,6 +25,7 @@ from urllib.parse import urlparse
 
 import numpy as np
 
+from .npz import NpzError, read_npz
 from .results import atomic_write
 
 IDX_FILES = {  # the standard IDX file names (without ".gz") of each array
@@ -74,6 +77,8 @@ MAX_IDX_BYTES = 1 << 31  # the most one IDX file may declare: far above any MNIS
 NETWORK_TIMEOUT_S = 2.0
 STALE_PART_S = 3600  # a download's temporary file untouched this long was left by a killed run
 REPO_ROOT = Path(__file__).resolve().parents[1]
+# In a cache folder this program filled, the names of the files it wrote: only they are ever deleted.
+CACHE_MARKER = ".written-by-mnist-derin-ogrenme"
 
 
 class MnistDataError(ValueError):
@@ -130,7 +135,12 @@ def read_idx(path: str | Path) -> np.ndarray:
         with (gzip.open if path.suffix == ".gz" else open)(path, "rb") as f:
             head = f.read(4)
             if len(head) < 4 or head[:3] != b"\x00\x00\x08" or head[3] not in (1, 3):
-                raise MnistDataError(f"{path}: bad magic number 0x{head.hex()}: not IDX data")
+                hint = (
+                    f": the file is gzip-compressed; name it {path.name}.gz (or gunzip it)"
+                    if head[:2] == b"\x1f\x8b"
+                    else ": not IDX data"
+                )
+                raise MnistDataError(f"{path}: bad magic number 0x{head.hex()}{hint}")
             head += f.read(4 * head[3])
             dims = tuple(int.from_bytes(head[i : i + 4], "big") for i in range(4, len(head) - 3, 4))
             size = math.prod(dims)  # a Python int: no overflow
@@ -166,13 +176,15 @@ def _load(path: Path, kind: str, expect=None, location=None, verify=True) -> Mni
     """Read a folder (or Keras's ``.npz``), check it and identify it; ``expect`` refuses others."""
     npz = path if path.suffix == ".npz" else path / "mnist.npz"
     if npz.is_file() and not any(path.glob("*-ubyte*")):
-        try:
-            with np.load(npz) as f:
-                arrays = {k: f[k] for k in IDX_FILES}
-        except PermissionError:
-            raise
-        except Exception as e:  # KeyError, zipfile.BadZipFile, ValueError, EOFError, OSError
-            raise MnistDataError(f"{npz}: cannot read ({type(e).__name__}: {e})") from e
+        try:  # sizes checked in the zip directory and .npy headers before any array is read
+            arrays = read_npz(npz, max_bytes=MAX_IDX_BYTES, names=IDX_FILES, unexpected="skip")
+            missing = sorted(set(IDX_FILES) - set(arrays))
+            if missing:
+                raise NpzError(
+                    f"{npz}: no arrays {missing} (a Keras mnist.npz has {list(IDX_FILES)})"
+                )
+        except NpzError as e:
+            raise MnistDataError(f"{npz}: cannot read ({e})") from e
         files = dict.fromkeys(IDX_FILES, npz)
     elif not path.is_dir():
         raise MnistDataError(f"{path}: not a directory (nor one of {', '.join(DATASETS)})")
@@ -195,10 +207,30 @@ def _load(path: Path, kind: str, expect=None, location=None, verify=True) -> Mni
             raise MnistDataError(f"{path}: y_{split} must be labels 0-9: {y.dtype} {y.shape}")
         if len(x) != len(y):
             raise MnistDataError(f"{path}: {len(x):,} {split} images but {len(y):,} labels")
+        if len(x) == 0:
+            raise MnistDataError(f"{path}: the {split} split holds no examples")
     name, verified = _identify(arrays, files, expect) if verify else (None, "structure")
     notes = () if name else ("not a dataset this module knows: structural checks only",)
-    name = name or "custom-" + re.sub(r"[^a-z0-9]+", "-", path.resolve().name.lower()).strip("-")
+    name = name or custom_name(path)
     return MnistSplits(arrays, kind, location or portable(path), verified, name, notes)
+
+
+def custom_name(path: str | Path) -> str:
+    """The name results of a dataset folder go under: ``custom-<folder name>-<hash>``, the folder's
+    name as written (any alphabet) and 8 hex digits of its resolved path, so that two folders
+    never share results (``~/a/data`` and ``~/b/data``; ``веса`` and ``数据``)."""
+    resolved = Path(path).expanduser().resolve()
+    slug = re.sub(r"[^\w]+", "-", resolved.name.lower()).strip("-_")[:40]
+    digest = hashlib.sha256(str(resolved).encode("utf-8", "surrogateescape")).hexdigest()[:8]
+    return f"custom-{slug}-{digest}" if slug else f"custom-{digest}"
+
+
+def results_name(dataset) -> str:
+    """The name a run on ``dataset`` files its results under, as the notebooks do (``.name`` of
+    what :func:`load_dataset` returns): a known dataset's name, or for a folder what reading it
+    finds (a known dataset, else :func:`custom_name`). A folder that is no dataset raises."""
+    name = str(dataset).strip() or "mnist"
+    return name if name in DATASETS else _load(Path(name).expanduser(), "directory").name
 
 
 def _identify(arrays: dict, files: dict, expect=None) -> tuple[str | None, str]:
@@ -317,15 +349,57 @@ def network_available(host: tuple[str, int], timeout: float = NETWORK_TIMEOUT_S)
 
 
 def _remove(folder: Path) -> None:
-    """Delete a bad cache entry; one we may not delete stays, with a warning."""
+    """Delete a bad cache entry: only the files this program wrote there (named in its
+    CACHE_MARKER), then the folder if that left it empty. Anything else stays, with a warning."""
+    marker = folder / CACHE_MARKER
     try:
-        for p in [*folder.glob("*-ubyte*"), folder / "mnist.npz"]:
-            p.unlink(missing_ok=True)
-        folder.rmdir()
+        ours = marker.read_text(encoding="utf-8").split("\n") if marker.is_file() else []
+        for name in ours:
+            if name and Path(name).name == name and name != CACHE_MARKER:
+                (folder / name).unlink(missing_ok=True)
+        marker.unlink(missing_ok=True)
+        if folder.is_dir() and any(folder.iterdir()):
+            warnings.warn(
+                f"left the bad cache entry {portable(folder)} in place: it holds files this "
+                "program did not write (delete them yourself, or set MNIST_CACHE_DIR elsewhere)",
+                stacklevel=3,
+            )
+        else:
+            folder.rmdir()
     except FileNotFoundError:
         pass
     except OSError as e:
         warnings.warn(f"cannot remove the bad cache entry {portable(folder)}: {e}", stacklevel=3)
+
+
+def _fetch_into_cache(cache: Path, name: str, kind: str, fetch) -> MnistSplits:
+    """Download into a private folder beside ``cache``, verify it there, then rename it into place
+    at once: a concurrent run never sees half a download, and files already in ``cache`` are never
+    overwritten. When another run got there first, its (verified) copy is used."""
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    for old in cache.parent.glob(f".{cache.name}.*.part"):  # left by killed runs (ours by name)
+        with suppress(OSError):
+            if old.is_dir() and time.time() - old.stat().st_mtime > STALE_PART_S:
+                shutil.rmtree(old)
+    tmp = cache.parent / f".{cache.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.part"
+    tmp.mkdir()
+    try:
+        url = fetch(name, tmp)
+        _load(tmp, kind, name, location=url)  # verified before anyone can see it
+        files = sorted(p.name for p in tmp.iterdir())
+        (tmp / CACHE_MARKER).write_text("\n".join(files) + "\n", encoding="utf-8")
+        try:
+            os.rename(tmp, cache)  # atomic; replaces only a missing or empty folder
+        except OSError:
+            if not (cache / CACHE_MARKER).is_file():
+                raise MnistDataError(
+                    f"{portable(cache)} holds files this program did not write: not touching "
+                    "them (set MNIST_CACHE_DIR to an empty folder)"
+                ) from None
+            return _load(cache, "cache", name)  # another run finished first: its copy
+        return _load(cache, kind, name, location=url)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def load_dataset(
@@ -365,10 +439,9 @@ def load_dataset(
         fetchers = [("download", _download)] + [("tfds", _download_tfds)] * (name == "mnist")
         for kind, fetch in fetchers:
             try:
-                return _load(cache, kind, name, location=fetch(name, cache))
+                return _fetch_into_cache(cache, name, kind, fetch)
             except Exception as e:  # network errors, missing packages, bad content
                 failures.append(f"{kind} failed: {type(e).__name__}: {e}")
-                _remove(cache)
     if name != "mnist" or not allow_sample:
         raise MnistDataError(
             f"no {ds.title} source worked: {'; '.join(failures)}. Connect to the internet once, "

@@ -1,7 +1,8 @@
 """``make demo``: draw or upload a digit and see what the NumPy MLP and the CNN make of it.
 
-``python -m demo.app`` prints the local URL. It uses the models ``make reproduce`` saved in
-``results/models/`` (``numpy_mlp.npz``, ``cnn.keras``), else trains two quick ones (about a minute).
+``python -m demo.app`` prints the local URL. It uses the models shipped in ``results/models/``
+(``numpy_mlp.npz``, ``cnn.keras``, written by ``make reproduce``); a model whose file is missing or
+does not load is trained quickly instead (about a minute), and the console says why.
 """
 
 import argparse
@@ -17,25 +18,48 @@ import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from common.handwriting import naive_resize, to_mnist  # noqa: E402
-from common.results import results_dir  # noqa: E402
+from demo.models import SHIPPED, load_predictors  # noqa: E402
 
 Predictor = Callable[[np.ndarray], np.ndarray]  # uint8 (N, 28, 28) -> probabilities (N, K)
+MAX_UPLOAD = "25mb"  # a phone photo is a few MB; a bigger upload is refused before it is stored
+INK = {  # the demo's choice -> to_mnist's ink
+    "automatic": None,
+    "dark ink on light paper": "dark",
+    "light ink on dark paper": "light",
+}
+# The canvas opens with the brush picked (Gradio's Sketchpad otherwise asks to "select the draw
+# tool to start"): once the page is drawn, click the brush button of the #drawing canvas.
+PICK_BRUSH = """() => {
+  const pick = (tries) => {
+    const brush = document.querySelector('#drawing button[aria-label="Brush"]');
+    if (brush) { brush.click(); } else if (tries > 0) { setTimeout(() => pick(tries - 1), 100); }
+  };
+  pick(100);
+}"""
 
 
-def classify(image, predictors: dict[str, Predictor], class_names) -> tuple:
-    """One image -> (naive 28x28, normalised 28x28, a probability dict per model, message)."""
+def classify(image, predictors: dict[str, Predictor], class_names, ink="automatic") -> tuple:
+    """One image -> (naive 28x28, normalised 28x28, a probability dict per model, message).
+    ``ink``: a key of INK (or to_mnist's value). Nothing raises: any failure becomes the message."""
     if isinstance(image, dict):  # the Sketchpad's value: background, layers and their composite
         image = image.get("composite")
     blank = (None, None, *({} for _ in predictors))
     if image is None:
         return (*blank, "Draw a digit or upload an image of one.")
     try:
-        naive, normalised = naive_resize(image), to_mnist(image)
+        naive, normalised = naive_resize(image), to_mnist(image, ink=INK.get(ink, ink))
     except ValueError as e:
         return (*blank, f"**Cannot use this image:** {e}")
+    except Exception as e:  # an image library failing in a way of its own: report, never crash
+        return (*blank, f"**Cannot use this image** ({type(e).__name__}: {e})")
     labels, best = [], []
     for name, predict in predictors.items():
-        proba = np.asarray(predict(normalised[None]))[0]
+        try:
+            proba = np.asarray(predict(normalised[None]), dtype=float)[0]
+        except Exception as e:
+            labels.append({})
+            best.append(f"{name}: failed ({type(e).__name__}: {e})")
+            continue
         labels.append({str(c): float(p) for c, p in zip(class_names, proba, strict=True)})
         best.append(f"{name}: {max(labels[-1], key=labels[-1].get)}")
     big = lambda a: np.asarray(Image.fromarray(a).resize((140, 140), Image.NEAREST))  # noqa: E731
@@ -50,16 +74,20 @@ def build_app(predictors: dict[str, Predictor], class_names) -> gr.Blocks:
         raise ValueError("predictors must name at least one model")
     with gr.Blocks(title="Try your own digit") as app:
         gr.Markdown(
-            "## Try your own digit\nDraw a digit (pick the brush, left of the canvas) or upload a "
-            "photo. It is brought into MNIST's form first: ink cropped, scaled to 20 px, centred "
-            "by its centre of mass in 28x28, white on black; the naive squeeze shows the contrast."
+            "## Try your own digit\nDraw a digit or upload a photo. It is brought into MNIST's "
+            "form first: ink cropped, scaled to 20 px, centred by its centre of mass in 28x28, "
+            "white on black; the naive squeeze shows the contrast. If the MNIST-style square "
+            "shows the paper as ink, say which is ink below."
         )
         with gr.Row():
             with gr.Column():
                 with gr.Tab("Draw"):
-                    drawing = gr.Sketchpad(type="numpy", image_mode="RGBA", canvas_size=(320, 320))
+                    drawing = gr.Sketchpad(
+                        type="numpy", image_mode="RGBA", canvas_size=(320, 320), elem_id="drawing"
+                    )
                 with gr.Tab("Upload"):
                     upload = gr.File(label="an image file (PNG, JPEG, ...)", type="filepath")
+                ink = gr.Radio(list(INK), value="automatic", label="which is ink?")
                 message = gr.Markdown()
             with gr.Column():
                 with gr.Row():
@@ -68,72 +96,40 @@ def build_app(predictors: dict[str, Predictor], class_names) -> gr.Blocks:
                 with gr.Row():
                     labels = [gr.Label(num_top_classes=3, label=name) for name in predictors]
         outputs = [naive, normalised, *labels, message]
-        run = lambda image: classify(image, predictors, class_names)  # noqa: E731
-        drawing.change(run, drawing, outputs, api_name="classify_drawing", show_progress="hidden")
-        upload.change(run, upload, outputs, api_name="classify_upload")
+        run = lambda image, ink: classify(image, predictors, class_names, ink)  # noqa: E731
+        drawing.change(
+            run, [drawing, ink], outputs, api_name="classify_drawing", show_progress="hidden"
+        )
+        upload.change(run, [upload, ink], outputs, api_name="classify_upload")
+        last = gr.State("upload")  # the ink choice reclassifies whichever was used last
+        drawing.change(lambda: "drawing", None, last, api_name=False, show_progress="hidden")
+        upload.change(lambda: "upload", None, last, api_name=False)
+        ink.change(
+            lambda which, d, u, k: run(d if which == "drawing" else u, k),
+            [last, drawing, upload, ink],
+            outputs,
+            api_name=False,
+        )
+        app.load(None, None, None, js=PICK_BRUSH)
     return app
-
-
-def _numpy_predictor(models: Path, x, y) -> Predictor:
-    """The NumPy MLP saved by the NumPy notebook, else a quick one (a few epochs, progress bar)."""
-    from from_scratch_numpy import numpy_net, train
-
-    path = models / "numpy_mlp.npz"
-    try:  # the notebook saves its IMPROVED network
-        net = train.load_weights(numpy_net.build(train.IMPROVED)[0], path)
-        print(f"NumPy MLP: {path}")
-    except ValueError as e:  # missing, or another network's weights: train a quick one
-        print(f"NumPy MLP: {e} (`make reproduce` saves it); training a quick one")
-        recipe = train.replace(train.IMPROVED, sizes=(784, 128, 10), dropout=0.0, epochs=3)
-        net, _ = train.train(recipe, x, y, progress=True)
-    return lambda images: train.predict_proba(net, images)
-
-
-def _cnn_predictor(models: Path, x, y) -> Predictor:
-    """The CNN saved by the Keras notebook, else a quick one (one epoch, Keras's progress bar)."""
-    import keras
-
-    from advance_pipeline_tensorflow import keras_models
-
-    path = models / "cnn.keras"
-    if path.is_file():
-        print(f"CNN: {path}")
-        model = keras.models.load_model(path)
-    else:
-        print(f"CNN: {path} not found (run `make reproduce`); training a quick one")
-        model = keras_models.compile_model(keras_models.build_cnn(augment=False), "adam", 1e-3)
-        # batches of 32: enough steps in one epoch for BatchNorm's running statistics to settle
-        model.fit(x[..., None].astype("float32") / 255, y, epochs=1, batch_size=32, verbose=1)
-    return lambda images: keras_models.predict_proba(model, images)  # uint8 (N, 28, 28)
-
-
-def load_predictors(models: Path, n_quick: int = 15_000) -> dict[str, Predictor]:
-    """Both models: saved in ``models/``, else trained quickly on MNIST's first digits."""
-    from common.data import load_mnist
-
-    (x, y), _ = load_mnist()
-    x, y = x[:n_quick], y[:n_quick]
-    predictors = {}
-    for name, make in (("NumPy MLP", _numpy_predictor), ("CNN (Keras)", _cnn_predictor)):
-        try:
-            predictors[name] = make(models, x, y)
-        except Exception as e:  # one model missing must not stop the other
-            print(f"{name}: unavailable ({type(e).__name__}: {e})", file=sys.stderr)
-    return predictors
 
 
 def main(argv: list[str] | None = None) -> None:
     """Load or train the models, then serve the app on 127.0.0.1 and print its URL."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=int(os.environ.get("DEMO_PORT", 7860)))
-    parser.add_argument("--models", type=Path, default=None, help="folder with the saved models")
+    parser.add_argument("--models", type=Path, default=SHIPPED, help="folder with the saved models")
     args = parser.parse_args(argv)
-    predictors = load_predictors(args.models or results_dir() / "models")
+    predictors = load_predictors(args.models)
     if not predictors:
         sys.exit("no model could be loaded or trained; see the messages above")
     app = build_app(predictors, [str(i) for i in range(10)])
     _, url, _ = app.launch(
-        server_name="127.0.0.1", server_port=args.port, prevent_thread_lock=True, quiet=True
+        server_name="127.0.0.1",
+        server_port=args.port,
+        prevent_thread_lock=True,
+        quiet=True,
+        max_file_size=MAX_UPLOAD,
     )
     print(f"\nTry your own digit: open {url} in a browser (Ctrl+C to stop)", flush=True)
     app.block_thread()  # until Ctrl+C, which closes the server

@@ -40,10 +40,10 @@ def check_seed(seed) -> int:
     return int(seed)
 
 
-def check_learning_rate(lr) -> float:
+def check_learning_rate(lr, where: str = "the learning-rate schedule") -> float:
     """Return a schedule's learning rate if it is a finite number >= 0 (0: the end of a cosine)."""
     if not (_is_number(lr) and lr >= 0):
-        raise ValueError(f"the learning-rate schedule gave {lr!r}; it must be a finite number >= 0")
+        raise ValueError(f"{where} gave {lr!r}; a learning rate must be a finite number >= 0")
     return float(lr)
 
 

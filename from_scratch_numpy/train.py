@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from common.npz import NpzError, read_npz
+from common.results import atomic_write
 from from_scratch_numpy import checks, numpy_net
 
 
@@ -142,14 +144,17 @@ def fit(
     every step's rate. After ``early_stopping_patience`` epochs without a better ``monitor`` on
     ``validation_data``, stop and restore the best weights. A loss that becomes NaN, infinite or
     far above its start raises TrainingDivergedError. Every FLUSH_EVERY steps, values below TINY
-    are set to 0 (``flush_tiny``: float32's subnormal numbers are slow). ``on_epoch_end(epoch, net, logs)`` runs off
-    the clock of ``time``."""
+    are set to 0 (``flush_tiny``: float32's subnormal numbers are slow).
+    ``on_epoch_end(epoch, net, logs)`` runs off the clock of ``time``."""
     x, y = checks.check_inputs(net, x), checks.check_labels(net, y, len(x))
     checks.check_optimizer(optimizer)
-    checks.check_seed(seed)
     epochs, batch_size = checks.check_fit(epochs, batch_size, early_stopping_patience, monitor)
     if lr_schedule is not None and not callable(lr_schedule):
         raise ValueError(f"lr_schedule must be a function of the epoch, got {lr_schedule!r}")
+    seed = checks.check_seed(seed)
+    rate = lambda t: checks.check_learning_rate(lr_schedule(t), f"lr_schedule({t:g})")  # noqa: E731
+    if lr_schedule is not None:
+        rate(0.0)  # a negative or NaN rate is refused before training, not trained uphill
     if early_stopping_patience is not None and validation_data is None:
         raise ValueError("early stopping needs validation_data")
     history = History(loss=[], accuracy=[], lr=[], time=[])
@@ -165,11 +170,11 @@ def fit(
     for epoch in range(epochs):
         start = time.perf_counter()
         order = rng.permutation(n) if shuffle else np.arange(n)
-        history["lr"].append(lr_schedule(epoch) if lr_schedule else optimizer.lr)
+        history["lr"].append(rate(epoch) if lr_schedule else optimizer.lr)
         loss_sum, correct = 0.0, 0
         for step in range(steps):
             if lr_schedule is not None:
-                optimizer.lr = checks.check_learning_rate(lr_schedule(epoch + step / steps))
+                optimizer.lr = rate(epoch + step / steps)
             batch = order[step * batch_size : (step + 1) * batch_size]
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
                 loss = net.train_step(x[batch], y[batch], optimizer)
@@ -263,11 +268,16 @@ def parameter_arrays(net) -> dict[str, np.ndarray]:
 
 
 def save_weights(net, path) -> Path:
-    """Save every parameter as a plain array into an ``.npz`` file; returns the file's path."""
+    """Save every parameter as a plain array into an ``.npz`` file; returns the file's path.
+    Atomic: a failed write (a full disk) leaves any earlier file at ``path`` as it was."""
     path = Path(path if str(path).endswith(".npz") else f"{path}.npz")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(path, **parameter_arrays(net))
-    return path
+    arrays = parameter_arrays(net)
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as f:
+            np.savez(f, **arrays)
+
+    return atomic_write(path, write)
 
 
 def load_weights(net, path):
@@ -280,24 +290,32 @@ def load_weights(net, path):
     if not zipfile.is_zipfile(path):
         raise ValueError(f"{path} is not an .npz file (a zip archive of arrays from save_weights)")
     params = parameter_arrays(net)
+
+    def fits(key: str, shape: tuple, dtype: np.dtype) -> str | None:  # from the .npy header
+        if dtype.kind not in "fiu":
+            return f"parameter is not numeric (dtype {dtype})"
+        if shape != params[key].shape:
+            return f"has shape {shape} in the file, {params[key].shape} in the net"
+        return None
+
+    # Sizes, names, shapes and dtypes come from the zip directory and the .npy headers, checked
+    # before any array is inflated (a small file declaring gigabytes is refused unread).
+    limit = 2 * sum(W.size * 8 for W in params.values()) + (1 << 20)
     try:
-        with np.load(path, allow_pickle=False) as f:
-            arrays = {k: f[k] for k in f.files}
-    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as err:
-        if "pickle" in str(err):  # numpy refuses object arrays when allow_pickle=False
-            raise ValueError(f"{path} holds pickled objects, which are never loaded") from None
-        raise ValueError(f"{path} is not a readable .npz file: {err}") from None
-    missing, extra = sorted(set(params) - set(arrays)), sorted(set(arrays) - set(params))
-    if missing or extra:
-        raise ValueError(f"{path} does not fit the network: missing {missing}, unexpected {extra}")
+        arrays = read_npz(path, max_bytes=limit, names=params, check=fits)
+    except NpzError as err:
+        raise ValueError(f"{err} (does not fit the network, or not save_weights's file)") from None
+    missing = sorted(set(params) - set(arrays))
+    if missing:
+        raise ValueError(f"{path} does not fit the network: missing {missing}, unexpected []")
+    cast = {}
     for k, W in params.items():
-        a = arrays[k]
-        if a.shape != W.shape:
-            raise ValueError(f"{path}: {k!r} has shape {a.shape} in the file, {W.shape} in the net")
-        if not (np.issubdtype(a.dtype, np.floating) or np.issubdtype(a.dtype, np.integer)):
-            raise ValueError(f"{path}: parameter {k!r} is not numeric (dtype {a.dtype})")
-        if not np.all(np.isfinite(a)):
-            raise ValueError(f"{path}: parameter {k!r} contains NaN or infinite values")
+        with np.errstate(over="ignore", invalid="ignore"):
+            cast[k] = arrays[k].astype(W.dtype)  # 1e300 is finite in float64, inf in float32
+        if not np.all(np.isfinite(cast[k])):
+            raise ValueError(
+                f"{path}: parameter {k!r} contains NaN or infinite values as {W.dtype}"
+            )
     for k, W in params.items():
-        W[...] = arrays[k]
+        W[...] = cast[k]
     return net

@@ -8,6 +8,7 @@ import gzip
 import hashlib
 import io
 import os
+import re
 import shutil
 import socket
 import threading
@@ -211,7 +212,8 @@ def test_reads_any_idx_folder(tmp_path, gz):
     np.testing.assert_array_equal(x_tr, arrays["x_train"])
     np.testing.assert_array_equal(y_te, arrays["y_test"])
     assert x_tr.dtype == np.uint8 and x_tr.shape == (40, 28, 28) and x_te.shape == (10, 28, 28)
-    assert splits.name == "custom-my-letters" and splits.class_names == tuple("0123456789")
+    assert re.fullmatch(r"custom-my-letters-[0-9a-f]{8}", splits.name)
+    assert splits.class_names == tuple("0123456789")
     src = splits.source
     assert (src.kind, src.verified, src.n_train, src.dataset) == (
         "directory",
@@ -251,7 +253,7 @@ def test_folder_partly_matching_a_dataset_is_refused(fake_mnist, tmp_path):
     ):
         load_dataset(folder)
     derived = load_mnist(folder, verify_checksums=False)  # the way to read it on purpose
-    assert derived.source.verified == "structure" and derived.name == "custom-d"
+    assert derived.source.verified == "structure" and derived.name.startswith("custom-d-")
 
 
 def test_reads_keras_npz_folder(fake_mnist, tmp_path):
@@ -403,26 +405,30 @@ def test_corrupted_cache_is_never_returned(fake_mnist, quick_sample, tmp_path):
     cache = tmp_path / "cache" / "mnist"
     cache.mkdir(parents=True)
     (cache / "mnist.npz").write_bytes(b"garbage")
+    (cache / data.CACHE_MARKER).write_text("mnist.npz\n")  # written by this program
     with pytest.warns(UserWarning, match="ignoring the corrupted MNIST cache"):
         assert load_mnist().source.is_sample
     assert not cache.exists(), "the corrupted entry is removed"
 
 
-def test_cached_array_with_one_changed_pixel_is_refused(fake_mnist, quick_sample, tmp_path):
-    cache = write_idx_dir(tmp_path / "cache" / "mnist", fake_mnist)
-    splits = load_mnist()
-    assert (splits.source.kind, splits.source.location, splits.source.verified) == (
-        "cache",
-        "$MNIST_CACHE_DIR/mnist",
-        "sha256",
-    )
-    changed = {**fake_mnist, "x_test": fake_mnist["x_test"].copy()}
-    changed["x_test"][5, 14, 14] ^= 0x80
-    write_idx_dir(cache, changed)
-    with pytest.warns(
-        UserWarning, match=r"corrupted MNIST cache.*t10k-images-idx3-ubyte.gz: SHA-256"
-    ):
+def test_the_cache_never_deletes_files_it_did_not_write(fake_mnist, quick_sample, tmp_path):
+    """Issue 28: MNIST_CACHE_DIR/mnist holding the user's own files: they and the folder were
+    deleted as a "corrupted cache"."""
+    cache = tmp_path / "cache" / "mnist"
+    cache.mkdir(parents=True)
+    mine = {"mnist.npz": b"my own archive", "train-images-idx3-ubyte": b"my notes", "a.txt": b"x"}
+    for name, body in mine.items():
+        (cache / name).write_bytes(body)
+    with pytest.warns(UserWarning, match="ignoring the corrupted MNIST cache"):
         assert load_mnist().source.is_sample
+    assert {p.name: p.read_bytes() for p in cache.iterdir()} == mine, "nothing touched"
+
+    (cache / data.CACHE_MARKER).write_text("mnist.npz\n")  # this program wrote mnist.npz only
+    with pytest.warns(UserWarning, match="left the bad cache entry .* in place"):
+        assert load_mnist().source.is_sample
+    assert {p.name: p.read_bytes() for p in cache.iterdir()} == {
+        k: v for k, v in mine.items() if k != "mnist.npz"
+    }, "only the file this program wrote is gone; the user's files and folder stay"
 
 
 def test_unreadable_cache_is_skipped_not_deleted(fake_mnist, quick_sample, tmp_path, monkeypatch):
@@ -468,7 +474,9 @@ def test_download_is_verified_cached_with_normal_permissions_and_reused(
         "sha256",
     )
     cached = tmp_path / "cache" / "mnist" / "mnist.npz"
-    assert [p.name for p in cached.parent.iterdir()] == ["mnist.npz"]
+    assert sorted(p.name for p in cached.parent.iterdir()) == [data.CACHE_MARKER, "mnist.npz"]
+    assert (cached.parent / data.CACHE_MARKER).read_text() == "mnist.npz\n"
+    assert list(cached.parent.parent.glob(".*.part")) == [], "the private folder is gone"
     umask = os.umask(0)
     os.umask(umask)
     assert cached.stat().st_mode & 0o777 == 0o666 & ~umask, "readable like any cache, not 0600"
@@ -717,3 +725,159 @@ def test_real_mnist_shuffled_is_recognised_unordered(real_mnist_dir, tmp_path):
         y_test=y_te[::-1],
     )
     assert load_dataset(tmp_path / "s").source.verified == "sha256-unordered"
+
+
+# --- issue 28: a real user's folder and disk ------------------------------------------------------
+
+
+def test_gzip_data_without_the_gz_suffix_gets_a_hint(tmp_path):
+    path = tmp_path / "train-images-idx3-ubyte"
+    path.write_bytes(gzip.compress(idx_bytes(np.zeros((5, 28, 28), np.uint8))))
+    with pytest.raises(
+        MnistDataError, match=r"gzip-compressed; name it train-images-idx3-ubyte.gz"
+    ):
+        read_idx(path)
+
+
+def test_an_idx_folder_with_no_examples_is_refused_when_loaded(tmp_path):
+    arrays = make_arrays(n_train=40, n_test=10)
+    empty = {**arrays, "x_test": arrays["x_test"][:0], "y_test": arrays["y_test"][:0]}
+    folder = write_idx_dir(tmp_path / "empty", empty)
+    with pytest.raises(MnistDataError, match="the test split holds no examples"):
+        load_dataset(folder)
+
+
+def test_custom_dataset_names_are_unique_per_folder_and_keep_their_alphabet(tmp_path):
+    arrays = make_arrays(n_train=20, n_test=10)
+    names = []
+    for folder in ("emnist/data", "my_digits/data", "веса", "数据", "a b's"):
+        names.append(load_dataset(write_idx_dir(tmp_path / folder, arrays)).name)
+    assert len(set(names)) == len(names), names
+    assert names[2].startswith("custom-веса-") and names[3].startswith("custom-数据-"), names
+    assert names[0].startswith("custom-data-") and names[4].startswith("custom-a-b-s-"), names
+    assert data.custom_name(tmp_path / "emnist" / "data") == names[0], "stable for one folder"
+    from common.results import results_dir
+
+    assert len({results_dir(n, "smoke") for n in names}) == len(names)
+
+
+def _declaring_npz(path: Path, arrays: dict) -> Path:
+    np.savez_compressed(path, **arrays)  # zeros compress to almost nothing: a small file
+    return path
+
+
+def _bytes_read(monkeypatch) -> list[int]:
+    """Counts the bytes every zip member read inflates."""
+    import zipfile
+
+    counts, real = [], zipfile.ZipExtFile.read
+
+    def read(self, n=-1):
+        out = real(self, n)
+        counts.append(len(out))
+        return out
+
+    monkeypatch.setattr(zipfile.ZipExtFile, "read", read)
+    return counts
+
+
+def test_a_small_mnist_npz_declaring_too_much_is_refused_before_it_is_inflated(
+    tmp_path, monkeypatch
+):
+    arrays = make_arrays(n_train=20, n_test=10)
+    arrays["x_train"] = np.zeros((10_000, 28, 28), np.uint8)  # 7.8 MB declared, a few KB on disk
+    arrays["y_train"] = np.zeros(10_000, np.uint8)
+    (tmp_path / "k").mkdir()
+    npz = _declaring_npz(tmp_path / "k" / "mnist.npz", arrays)
+    assert npz.stat().st_size < 100_000
+    monkeypatch.setattr(data, "MAX_IDX_BYTES", 1 << 20)  # as 2 GiB is to a 2.2 GB declaration
+    read = _bytes_read(monkeypatch)
+    with pytest.raises(MnistDataError, match=r"declares [\d,]+ bytes of arrays, more than"):
+        load_dataset(tmp_path / "k")
+    assert sum(read) < 10_000, "refused from the zip directory, before inflating any array"
+
+
+def test_an_npz_whose_header_lies_about_its_array_is_refused(tmp_path):
+    from common.npz import NpzError, read_npz
+
+    path = _declaring_npz(tmp_path / "w.npz", {"a": np.zeros(1000, np.float32)})
+    with pytest.raises(NpzError, match="shape"):
+        read_npz(path, max_bytes=10**6, check=lambda k, shape, dtype: f"shape {shape}")
+    with pytest.raises(NpzError, match=r"unexpected \['a'\]"):
+        read_npz(path, max_bytes=10**6, names=["b"])
+    assert read_npz(path, max_bytes=10**6, names=["b"], unexpected="skip") == {}
+
+
+DOWNLOADER = r"""
+import dataclasses, sys, warnings
+from common import data
+base, sums = sys.argv[1], dict(arg.split("=") for arg in sys.argv[2:])
+data.DATASETS["kmnist"] = dataclasses.replace(data.DATASETS["kmnist"], urls=(base,), sha256=sums)
+data.network_available = lambda *a, **k: True
+splits = data.load_dataset("kmnist")
+print(splits.source.kind, len(splits[0][1]))
+"""
+
+
+def test_two_processes_downloading_the_same_dataset_at_once_both_succeed(tmp_path):
+    """Issue 28: the second run deleted the first's half-finished files and both could fail."""
+    import http.server
+    import subprocess
+    import sys
+    from subprocess import PIPE
+
+    arrays = make_arrays(n_train=200, n_test=50, seed=3)
+    served = tmp_path / "served"
+    sums = _gz_folder(served, arrays)
+    hits = []
+
+    class Slow(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, directory=str(served), **kwargs)
+
+        def do_GET(self):
+            hits.append(self.path)
+            time.sleep(0.4)  # four files: both runs are mid-download together
+            super().do_GET()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Slow)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}/"
+    env = {**os.environ, "MNIST_CACHE_DIR": str(tmp_path / "cache"), "MNIST_OFFLINE": "0"}
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(Path(data.__file__).parents[1]), env.get("PYTHONPATH", "")]
+    )
+    args = [sys.executable, "-c", DOWNLOADER, base, *(f"{k}={v}" for k, v in sums.items())]
+    try:
+        runs = [subprocess.Popen(args, env=env, stdout=PIPE, stderr=PIPE, text=True)]
+        deadline = time.time() + 60
+        while len(hits) < 2 and time.time() < deadline:  # the first run is halfway through
+            time.sleep(0.05)
+        runs.append(subprocess.Popen(args, env=env, stdout=PIPE, stderr=PIPE, text=True))
+        outs = [run.communicate(timeout=120) for run in runs]
+    finally:
+        server.shutdown()
+    for run, (out, err) in zip(runs, outs, strict=True):
+        assert run.returncode == 0, err
+        assert out.split()[1] == "200", out
+    assert len(hits) >= 6, "both really downloaded, at the same time"
+    cache = tmp_path / "cache" / "kmnist"
+    assert sorted(p.name for p in cache.iterdir()) == sorted(
+        [data.CACHE_MARKER, *(f"{stem}.gz" for stem in data.IDX_FILES.values())]
+    )
+    assert list((tmp_path / "cache").glob(".*.part")) == []
+
+
+def test_a_mnist_npz_with_a_damaged_compressed_stream_is_a_data_error(tmp_path):
+    """Second pass (fuzzing load_dataset): zlib.error and a mangled .npy header escaped."""
+    (tmp_path / "k").mkdir()
+    npz = _declaring_npz(tmp_path / "k" / "mnist.npz", make_arrays(n_train=30, n_test=10))
+    data = bytearray(npz.read_bytes())
+    start = 30 + int.from_bytes(data[26:28], "little") + int.from_bytes(data[28:30], "little")
+    data[start : start + 20] = b"\xff" * 20  # the first member's deflate stream, damaged
+    npz.write_bytes(bytes(data))
+    with pytest.raises(MnistDataError, match=r"mnist.npz: cannot read .*not a readable .npz file"):
+        load_dataset(tmp_path / "k")

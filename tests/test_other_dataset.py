@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 from conftest import REPO_ROOT, execute_notebook, write_idx_dir
 
+from common.data import custom_name
+
 NOTEBOOKS = {
     "numpy": REPO_ROOT / "from_scratch_numpy" / "basic_algorithm_numpy.ipynb",
     "keras": REPO_ROOT / "advance_pipeline_tensorflow" / "advanced_algorithm_keras_pipeline.ipynb",
@@ -54,14 +56,15 @@ def test_notebook_runs_on_another_dataset(which, blocks_dir, tmp_path, monkeypat
     monkeypatch.setenv("MNIST_DATASET", str(blocks_dir))
     execute_notebook(NOTEBOOKS[which], tmp_path, mode="smoke")
 
-    assert [p.name for p in results.iterdir()] == ["custom-blocks"], "nothing written over MNIST's"
-    own = results / "custom-blocks" / "smoke"
+    name = custom_name(blocks_dir)  # custom-blocks-<hash of the folder's path>
+    assert [p.name for p in results.iterdir()] == [name], "nothing written over MNIST's"
+    own = results / name / "smoke"
     records = [json.loads(p.read_text(encoding="utf-8")) for p in own.glob("*.json")]
     assert records, f"no results in {own}"
     for record in records:
         src = record["data_source"]
         assert (src["dataset"], src["kind"], src["verified"]) == (
-            "custom-blocks",
+            name,
             "directory",
             "structure",
         )

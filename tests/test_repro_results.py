@@ -205,3 +205,44 @@ def test_markdown_table():
     rows = [{"a": 1, "b": "x"}, {"a": 2}]
     assert markdown_table(rows) == "| a | b |\n|---|---|\n| 1 | x |\n| 2 |  |\n"
     assert markdown_table([]) == "_(empty)_\n"
+
+
+# --- issue 28 -------------------------------------------------------------------------------------
+
+
+def test_markdown_table_escapes_pipes_and_line_breaks():
+    rows = [{"model | variant": "a|b", "note": "two\nlines", "path": "C:\\x|y\r\nz"}]
+    table = markdown_table(rows)
+    lines = table.splitlines()
+    assert len(lines) == 3, "one line per row: a newline in a cell would end the table"
+    assert lines[0] == "| model \\| variant | note | path |"
+    assert lines[2] == "| a\\|b | two<br>lines | C:\\\\x\\|y<br>z |"
+    import re
+
+    cells = [re.split(r"(?<!\\)\|", line)[1:-1] for line in lines]
+    assert {len(c) for c in cells} == {3}, "every row has as many cells as the header"
+
+
+@pytest.mark.parametrize(
+    "text", ["{not json", "[1, 2]", '{"data_source": "a string", "name": "x"}', '{"metrics": 3}']
+)
+def test_rebuilding_results_md_from_a_bad_json_names_the_file(tmp_path, text):
+    from common.results import write_results_md
+
+    (tmp_path / "broken_run.json").write_text(text)
+    with pytest.raises(ValueError, match=r"broken_run\.json: cannot build RESULTS\.md"):
+        write_results_md(tmp_path)
+    assert not (tmp_path / "RESULTS.md").exists()
+
+
+def test_python_m_common_results_with_a_typo_refuses_and_creates_nothing(tmp_path):
+    import subprocess
+    import sys
+
+    typo = tmp_path / "resutls"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    run = subprocess.run(
+        [sys.executable, "-m", "common.results", str(typo)], env=env, capture_output=True, text=True
+    )
+    assert run.returncode != 0 and "no such folder" in run.stderr
+    assert not typo.exists()

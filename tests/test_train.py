@@ -1,6 +1,7 @@
 """Tests for from_scratch_numpy/train.py: recipes, build, the fit loop, saving and loading weights."""
 
 import dataclasses
+import os
 import re
 
 import numpy as np
@@ -251,27 +252,6 @@ def test_diverging_run_stops_with_a_clear_error():
         quiet_fit(nn.mlp((20, 16, 3), seed=0), nn.SGD(1e6), x, y, epochs=5, batch_size=32)
 
 
-@pytest.mark.parametrize("lr", [1e6, 1e3])
-def test_adam_running_away_without_nan_is_a_divergence(lr):
-    # Adam's steps are about lr whatever the gradient: the loss grows huge but stays finite.
-    x, y = blobs(256)
-    with pytest.raises(T.TrainingDivergedError, match=r"loss became .*learning rate " + re.escape(f"{lr:g}")):
-        quiet_fit(nn.mlp((20, 16, 3), seed=0), nn.Adam(lr), x, y, epochs=3, batch_size=32)
-
-
-def test_a_schedule_giving_a_negative_learning_rate_is_refused():
-    x, y = blobs(64)
-    with pytest.raises(ValueError, match="schedule gave -0.1"):
-        quiet_fit(nn.mlp((20, 4, 3)), nn.SGD(0.1), x, y, epochs=1, lr_schedule=lambda t: -0.1)
-
-
-@pytest.mark.parametrize("seed", [-1, 1.5, "0", True])
-def test_fit_refuses_a_seed_numpy_would_reject(seed):
-    x, y = blobs(64)
-    with pytest.raises(ValueError, match="seed must be an integer >= 0"):
-        quiet_fit(nn.mlp((20, 4, 3)), nn.SGD(0.1), x, y, epochs=1, seed=seed)
-
-
 def test_progress_is_one_bar_and_on_epoch_end_is_called(capsys):
     x, y = blobs(64)
     calls = []
@@ -410,3 +390,121 @@ def test_bad_weight_files_are_refused_and_leave_the_network_untouched(tmp_path):
             T.load_weights(net, path)
         for W0, (W, _) in zip(before, net.parameters(), strict=False):
             np.testing.assert_array_equal(W, W0, err_msg=str(path))
+
+
+# --- issue 28: a real user's disk and hyperparameters ---------------------------------------------
+
+
+def test_save_weights_on_a_full_disk_leaves_the_earlier_file_intact(tmp_path, monkeypatch):
+    x, _ = blobs(50)
+    good = nn.mlp((20, 16, 3), seed=0)
+    path = T.save_weights(good, tmp_path / "numpy_mlp.npz")
+    before = path.read_bytes()
+
+    def full_disk(file, **arrays):  # np.savez given a path or an open file
+        f = open(file, "wb") if isinstance(file, (str, os.PathLike)) else file  # noqa: SIM115
+        f.write(b"PK\x03\x04" + b"\0" * 100)  # a few bytes, then the disk is full
+        f.flush()
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(np, "savez", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        T.save_weights(nn.mlp((20, 16, 3), seed=1), path)
+    monkeypatch.undo()
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["numpy_mlp.npz"], "no temporary file left"
+    loaded = T.load_weights(nn.mlp((20, 16, 3), seed=5), path)
+    np.testing.assert_array_equal(T.predict_proba(loaded, x), T.predict_proba(good, x))
+
+
+def test_a_weights_file_declaring_a_huge_extra_array_is_refused_unread(tmp_path, monkeypatch):
+    import zipfile
+
+    arrays = T.parameter_arrays(nn.mlp((20, 16, 3), seed=1))
+    path = tmp_path / "bomb.npz"
+    np.savez_compressed(path, **arrays, extra=np.zeros(20_000_000, np.uint8))  # 20 MB declared
+    assert path.stat().st_size < 200_000
+    read, real = [], zipfile.ZipExtFile.read
+    monkeypatch.setattr(
+        zipfile.ZipExtFile, "read", lambda self, n=-1: read.append(n) or real(self, n)
+    )
+    net = nn.mlp((20, 16, 3), seed=0)
+    with pytest.raises(ValueError, match=r"declares|unexpected \['extra'\]"):
+        T.load_weights(net, path)
+    assert not read, "nothing inflated: refused from the zip directory"
+
+
+def test_a_parameter_declaring_another_shape_is_refused_before_it_is_read(tmp_path, monkeypatch):
+    import zipfile
+
+    arrays = T.parameter_arrays(nn.mlp((20, 16, 3), seed=1))
+    path = tmp_path / "big.npz"
+    np.savez_compressed(path, **{**arrays, "dense0.W": np.zeros((20, 200_000), np.float32)})
+    read, real = [], zipfile.ZipExtFile.read
+    monkeypatch.setattr(
+        zipfile.ZipExtFile, "read", lambda self, n=-1: read.append(n) or real(self, n)
+    )
+    with pytest.raises(ValueError, match=r"declares|dense0\.W.*\(20, 200000\)"):
+        T.load_weights(nn.mlp((20, 16, 3), seed=0), path)
+    assert all(0 <= n < 10_000 for n in read), "at most headers were read"
+
+
+def test_weights_finite_in_float64_but_infinite_in_float32_are_refused(tmp_path):
+    arrays = {k: v.astype(np.float64) for k, v in T.parameter_arrays(nn.mlp((20, 16, 3))).items()}
+    arrays["dense0.W"][0, 0] = 1e300
+    np.savez(tmp_path / "huge.npz", **arrays)
+    net = nn.mlp((20, 16, 3), seed=0)
+    before = net.layers[0].W.copy()
+    with pytest.raises(ValueError, match=r"dense0\.W.*infinite values as float32"):
+        T.load_weights(net, tmp_path / "huge.npz")
+    np.testing.assert_array_equal(net.layers[0].W, before)
+
+
+def test_a_loss_exploding_far_above_its_start_is_divergence_naming_the_learning_rate():
+    x, y = blobs(400)
+    net = nn.mlp((20, 32, 3), seed=0)
+    with pytest.raises(T.TrainingDivergedError, match=r"learning rate 1e\+06"):
+        quiet_fit(net, nn.Adam(1e6), x, y, epochs=5, batch_size=32)
+
+
+def test_a_reasonable_run_is_not_called_divergent():
+    x, y = blobs(400)
+    history = quiet_fit(nn.mlp((20, 32, 3), seed=0), nn.SGD(0.5), x, y, epochs=5, batch_size=32)
+    assert history["accuracy"][-1] > 0.9
+
+
+def test_a_negative_scheduled_learning_rate_is_refused_before_training():
+    x, y = blobs(100)
+    net = nn.mlp((20, 16, 3), seed=0)
+    before = net.layers[0].W.copy()
+    with pytest.raises(
+        ValueError, match=r"lr_schedule\(0\) gave -0\.1; a learning rate must be a finite number >= 0"
+    ):
+        quiet_fit(net, nn.SGD(0.1), x, y, epochs=3, lr_schedule=nn.cosine_schedule(-0.1, 3))
+    np.testing.assert_array_equal(net.layers[0].W, before)  # not one step uphill
+    with pytest.raises(ValueError, match="lr"):
+        T.replace(T.IMPROVED, lr=-0.1)  # and a recipe cannot hold one
+
+
+@pytest.mark.parametrize("seed", [-1, 1.5, "0", True])
+def test_fit_with_an_impossible_seed_names_the_seed(seed):
+    x, y = blobs(50)
+    with pytest.raises(ValueError, match=r"seed must be an integer >= 0"):
+        quiet_fit(nn.mlp((20, 16, 3)), nn.SGD(0.1), x, y, epochs=1, seed=seed)
+    with pytest.raises(ValueError, match=r"seed must be an integer >= 0"):
+        T.train(T.replace(T.IMPROVED, sizes=(20, 16, 3), epochs=1), x, y, seed=seed, progress=False)
+
+
+def test_a_weights_file_with_an_unsupported_zip_method_gets_a_clear_error(tmp_path):
+    """Second pass (fuzzing load_weights): NotImplementedError escaped from zipfile."""
+    path = T.save_weights(nn.mlp((20, 16, 3), seed=1), tmp_path / "w.npz")
+    data = bytearray(path.read_bytes())
+    for signature, offset in ((b"PK\x03\x04", 8), (b"PK\x01\x02", 10)):  # local and central
+        at = data.find(signature)
+        while at != -1:
+            data[at + offset : at + offset + 2] = (99).to_bytes(2, "little")  # method 99: AES
+            at = data.find(signature, at + 4)
+    path.write_bytes(bytes(data))
+    net = nn.mlp((20, 16, 3), seed=0)
+    with pytest.raises(ValueError, match="not a readable .npz file"):
+        T.load_weights(net, path)
