@@ -125,13 +125,11 @@ CNN_LR, CNN_BATCH = 2e-3, 128
 def cnn_product_shapes(settings=None):
     """(M, K, F) of each layer's product per sample, in order: a Conv2D multiplies its
     (H' * W', k * k * C_in) patches by W (k * k * C_in, C_out), a Dense layer (1, n_in) by W."""
-    from from_scratch_numpy import cnn_draft as cnn_nn
-
-    net = cnn_nn.cnn(**(settings or CNN_SETTINGS))
+    net = numpy_net.cnn(**(settings or CNN_SETTINGS))
     net.forward(np.zeros((1, 784), np.float32))
     shapes = []
     for layer in net.layers:
-        if isinstance(layer, cnn_nn.Conv2D):
+        if isinstance(layer, numpy_net.Conv2D):
             shapes.append((int(np.prod(layer.out_shape)), *layer.W.shape))  # out_shape: (1, H', W')
         elif hasattr(layer, "W"):
             shapes.append((1, *layer.W.shape))
@@ -181,8 +179,7 @@ def train_numpy(row, x, y, x_test, y_test, epochs, seed):
 
 def train_cnn(x, y, x_test, y_test, epochs, seed):
     """The notebook's CNN, trained by ``train.fit`` as the notebook does; test accuracy per epoch."""
-    from from_scratch_numpy import numpy_net as nn
-
+    nn = numpy_net
     net, accuracy = nn.cnn(**CNN_SETTINGS, seed=seed), []
     log = lambda epoch, net, logs: accuracy.append(train.evaluate(net, x_test, y_test)[1])  # noqa: E731
     history = train.fit(net, nn.Adam(CNN_LR), x, y, epochs=epochs, batch_size=CNN_BATCH, seed=seed,

@@ -22,8 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench  # noqa: E402  (first: it sets OPENBLAS_THREAD_TIMEOUT before NumPy loads)
 import numpy as np  # noqa: E402
 
-from from_scratch_numpy import cnn_draft as nn  # noqa: E402
-from from_scratch_numpy import numpy_net  # noqa: E402
+from from_scratch_numpy import numpy_net as nn  # noqa: E402
 
 CLOCK = time.perf_counter  # or time.process_time (--clock cpu)
 
@@ -81,7 +80,7 @@ def parts(net, x, y, steps):
             add("pooling", median_ms(lambda layer=layer, a_in=a_in: layer.forward(a_in), steps))
             layer.forward(a_in)
             add("pooling", median_ms(lambda layer=layer, d=d_out: layer.backward(d), steps))
-        elif isinstance(layer, numpy_net.Dense):
+        elif isinstance(layer, nn.Dense):
             add(
                 "dense layers", median_ms(lambda layer=layer, a_in=a_in: layer.forward(a_in), steps)
             )
@@ -104,7 +103,7 @@ def parts(net, x, y, steps):
             lambda: (net.loss_fn.forward(z, y), net.loss_fn.backward(), net.l2_penalty()), steps
         ),
     )
-    optimizer = numpy_net.Adam(1e-3)
+    optimizer = nn.Adam(1e-3)
     add("Adam", median_ms(lambda: optimizer.step(net.parameters()), steps))
     return out
 
@@ -123,7 +122,7 @@ def main(argv=None):
     y = rng.integers(0, 10, args.batch)
     limit = bench.cnn_matmul_limit(args.batch, clock=CLOCK)
     at_limit = args.batch * bench.cnn_flops_per_sample() / limit / 1e6
-    optimizer = numpy_net.Adam(1e-3)
+    optimizer = nn.Adam(1e-3)
     step = median_ms(lambda: net.train_step(x, y, optimizer), args.steps)
     ms = parts(net, x, y, args.steps)
     print(f"load average {os.getloadavg()[0]:.2f}; {args.clock} clock; batch {args.batch}; matmul limit {limit:.1f} "

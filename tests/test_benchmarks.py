@@ -57,8 +57,9 @@ def test_smoke_run_writes_the_tables_the_json_and_the_chart(tmp_path):
         "NumPy fast",
         "Keras",
         "original (NumPy plain)",
+        "NumPy CNN",
     ]
-    every = record["metrics"]["every_run"]  # A B C D D C B A A B C D; each row keeps its fastest
+    every = record["metrics"]["every_run"]  # A B .. B A A B ..; each row keeps its fastest
     names = [r["run"] for r in rows]
     assert [r["row"] for r in every] == names + names[::-1] + names
     for i, run in enumerate(record["metrics"]["runs"]):

@@ -1,12 +1,11 @@
 """The convolutional layers of the NumPy lesson: im2col and its transpose, Conv2D, MaxPool2D,
 Flatten and the ``cnn`` builder. Gradients against finite differences (float64) and against
-TensorFlow's Conv2D / MaxPool2D and autodiff; the strided-convolution exercise's check."""
+TensorFlow's Conv2D / MaxPool2D and autodiff (the strided-convolution exercise: test_exercises.py)."""
 
 import numpy as np
 import pytest
 
-from from_scratch_numpy import cnn_draft as nn  # the lesson's CNN layers (numpy_net after issue 26)
-from from_scratch_numpy import numpy_net
+from from_scratch_numpy import numpy_net as nn
 
 
 def small_float64_cnn(weight_decay=0.02, label_smoothing=0.1, dropout=0.2, padding=0, seed=0):
@@ -141,8 +140,8 @@ def _planted_col2im_overwrites(d_cols, a_shape, k):
 
 
 def _planted_pool_backward_to_every_pixel(self, delta):
-    d_a = np.zeros(self.a_shape)
-    H2, W2 = self.a_shape[1] // 2 * 2, self.a_shape[2] // 2 * 2
+    d_a = np.zeros(self.A_shape)
+    H2, W2 = self.A_shape[1] // 2 * 2, self.A_shape[2] // 2 * 2
     for i in (0, 1):
         for j in (0, 1):
             d_a[:, i:H2:2, j:W2:2] = delta  # no argmax mask
@@ -249,7 +248,7 @@ def test_a_few_adam_steps_learn_bars():
         (image.T if label else image)[pos, 2:10] = 1.0
     net = nn.cnn((4, 8), padding=0, hidden=0, image_shape=(12, 12, 1), n_classes=2,
                  dtype=np.float64, seed=0)  # fmt: skip
-    x, optimizer = x.reshape(64, -1), numpy_net.Adam(1e-2)
+    x, optimizer = x.reshape(64, -1), nn.Adam(1e-2)
     first = net.loss(x, y)
     for _ in range(60):
         net.train_step(x, y, optimizer)
@@ -257,66 +256,22 @@ def test_a_few_adam_steps_learn_bars():
     assert (net.forward(x).argmax(axis=1) == y).mean() == 1.0
 
 
-# ----------------------------------------------------------------------------- the exercise
+def test_the_entry_points_take_the_cnn_like_the_mlp():
+    """train.fit / predict / evaluate: the CNN takes the MLP's inputs (uint8 images or rows of 784
+    floats in [0, 1]), and the input checks still name what is wrong."""
+    from from_scratch_numpy import train as T
 
-
-def _stub(*args): ...  # the notebook's empty exercise cell
-
-
-def _im2col_stride_rows_only(a, k, stride):
-    return nn.im2col(a, k)[:, ::stride]
-
-
-def _col2im_ignoring_stride(d_cols, a_shape, k, stride):
-    return nn.col2im(d_cols, (a_shape[0], d_cols.shape[1] + k - 1, d_cols.shape[2] + k - 1,
-                              a_shape[3]), k)  # fmt: skip
-
-
-def _col2im_overwriting(d_cols, a_shape, k, stride):
-    N, H_out, W_out, _ = d_cols.shape
-    d_patches = d_cols.reshape(N, H_out, W_out, k, k, a_shape[3])
-    d_a = np.zeros(a_shape)
-    for i in range(k):
-        for j in range(k):
-            rows, cols = slice(i, i + stride * H_out, stride), slice(j, j + stride * W_out, stride)
-            d_a[:, rows, cols, :] = d_patches[:, :, :, i, j, :]  # = instead of +=
-    return d_a
-
-
-def _col2im_wrong_offsets(d_cols, a_shape, k, stride):
-    N, H_out, W_out, _ = d_cols.shape
-    d_patches = d_cols.reshape(N, H_out, W_out, k, k, a_shape[3])
-    d_a = np.zeros(a_shape)
-    for i in range(k):
-        for j in range(k):  # the patch entry's offset scaled by the stride too
-            rows = slice(i * stride, i * stride + stride * H_out, stride)
-            cols = slice(j * stride, j * stride + stride * W_out, stride)
-            if rows.stop <= a_shape[1] + stride - 1 and cols.stop <= a_shape[2] + stride - 1:
-                d_a[:, rows, cols, :] += d_patches[:, :, :, i, j, :]
-    return d_a
-
-
-def test_strided_conv_exercise_check(capsys):
-    from from_scratch_numpy import solutions as s
-
-    assert s.check_strided_conv(s.im2col_strided, s.col2im_strided) is True
-    assert "Correct" in capsys.readouterr().out
-    for im2col_fn, col2im_fn in [
-        (_stub, _stub),
-        (s.im2col_strided, _stub),
-        (_stub, s.col2im_strided),
-    ]:
-        assert s.check_strided_conv(im2col_fn, col2im_fn) is False
-        out = capsys.readouterr().out
-        assert "not attempted yet" in out and "Correct" not in out and "Not yet right" not in out
-    wrong = [
-        (_im2col_stride_rows_only, s.col2im_strided, "im2col_strided gave shape"),
-        (lambda a, k, stride: nn.im2col(a, k), s.col2im_strided, "im2col_strided gave shape"),
-        (s.im2col_strided, _col2im_ignoring_stride, "col2im_strided"),
-        (s.im2col_strided, _col2im_overwriting, "not the transpose"),
-        (s.im2col_strided, _col2im_wrong_offsets, "col2im_strided"),
-    ]
-    for im2col_fn, col2im_fn, message in wrong:
-        assert s.check_strided_conv(im2col_fn, col2im_fn) is False
-        out = capsys.readouterr().out
-        assert "Not yet right" in out and message in out and "Correct" not in out, out
+    rng = np.random.default_rng(0)
+    images, labels = rng.integers(0, 256, (40, 28, 28), dtype=np.uint8), rng.integers(0, 10, 40)
+    net = nn.cnn((4, 8), hidden=16, seed=0)
+    history = T.fit(net, nn.Adam(1e-3), images, labels, epochs=2, batch_size=16,
+                    validation_data=(images[:8], labels[:8]), progress=False)  # fmt: skip
+    assert len(history["val_accuracy"]) == 2 and np.isfinite(history["loss"]).all()
+    assert T.predict(net, images[:5]).shape == (5,)
+    np.testing.assert_allclose(T.predict_proba(net, images[:5]),
+                               T.predict_proba(net, nn.preprocess(images[:5])), rtol=1e-6)  # fmt: skip
+    assert T.evaluate(net, images, labels)[1] == np.mean(T.predict(net, images) == labels)
+    with pytest.raises(ValueError, match="784 features per example"):
+        T.predict(net, np.zeros((3, 783)))
+    with pytest.raises(ValueError, match=r"labels must be in 0\.\.9"):
+        T.evaluate(net, images[:2], np.array([0, 10]))
