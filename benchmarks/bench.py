@@ -3,10 +3,11 @@
 As nanoGPT's ``estimate_mfu``: the FLOPs of one training sample, the float32 matmul throughput of
 NumPy's BLAS on exactly one step's products (the "limit"), then samples/s of each row and its share
 of the limit. Rows, each in its own process (its own peak memory): NumPy plain (``numpy_net.py``),
-NumPy fast (``fast.py``), Keras (the same layers, Adam and cosine schedule) and the original
-notebook's network. Every row runs three times, in the order A B C D D C B A A B C D, and keeps its
-fastest run: a slow spell of a shared machine then hits every row alike. Test accuracy after each
-epoch, off the clock. Writes ``results/benchmark.{md,json}`` and ``results/figures/benchmark.png``;
+NumPy fast (``fast.py``), Keras (the same layers, Adam and cosine schedule), the original
+notebook's network and the notebook's CNN (``numpy_net.cnn``, trained by ``train.fit``; its FLOPs
+and limit are those of its im2col products). Every row runs three times, in the order
+A B C D E E D C B A A B C D E, and keeps its fastest run: a slow spell of a shared machine then
+hits every row alike. Test accuracy after each epoch, off the clock. Writes ``results/benchmark.{md,json}`` and ``results/figures/benchmark.png``;
 ``--smoke``: 1,024 images, numbers meaningless, into ``results/smoke``.
 """
 
@@ -32,7 +33,7 @@ import fast  # noqa: E402
 
 from from_scratch_numpy import numpy_net, train  # noqa: E402
 
-ROWS = ("NumPy plain", "NumPy fast", "Keras", "original (NumPy plain)")
+ROWS = ("NumPy plain", "NumPy fast", "Keras", "original (NumPy plain)", "NumPy CNN")
 TARGET = 0.98  # test accuracy for "seconds to 98%"
 OPENBLAS_ENV = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
                 "OPENBLAS_THREAD_TIMEOUT")
@@ -41,6 +42,32 @@ OPENBLAS_ENV = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS",
 def recipe_of(row):
     """The recipe a row trains: the improved network, or the first notebook's for the baseline."""
     return train.ORIGINAL if row.startswith("original") else train.IMPROVED
+
+
+def network_of(row):
+    """What a row trains, as ``flops_of`` and ``limit_of`` take it: "cnn" or an MLP recipe."""
+    return "cnn" if row == "NumPy CNN" else recipe_of(row)
+
+
+def flops_of(network):
+    """Matrix-product FLOPs of one training sample of ``network_of(row)``."""
+    return cnn_flops_per_sample() if network == "cnn" else flops_per_sample(network.sizes)
+
+
+def limit_of(network, seconds):
+    """The matmul limit (GFLOP/s) on one training step's products of ``network_of(row)``."""
+    if network == "cnn":
+        return cnn_matmul_limit(CNN_BATCH, seconds)
+    return matmul_limit(network.sizes, network.batch_size, network.dtype, seconds)
+
+
+def describe(network):
+    """One line naming the network, its dtype and batch size."""
+    if network == "cnn":
+        s = CNN_SETTINGS
+        return (f"CNN: 3x3 conv {'-'.join(map(str, s['filters']))}, padding {s['padding']}, "
+                f"2x2 pools, dense {s['hidden']}-10, float32, batch {CNN_BATCH}")  # fmt: skip
+    return f"{'-'.join(map(str, network.sizes))}, {network.dtype}, batch {network.batch_size}"
 
 
 def flops_per_sample(sizes):
@@ -65,16 +92,68 @@ def step_products(sizes, batch, dtype, rng):
 def matmul_limit(sizes, batch, dtype, seconds=2.0):
     """GFLOP/s of NumPy's BLAS running one step's products back to back (the best of many tries)."""
     products = step_products(sizes, batch, dtype, np.random.default_rng(0))
+    assert product_flops(products) == batch * flops_per_sample(sizes)
+    return products_gflops(products, seconds)
+
+
+def product_flops(products):
+    """FLOPs of the matrix products (A, B): 2 per multiply-add."""
+    return sum(2 * A.shape[0] * A.shape[1] * B.shape[1] for A, B in products)
+
+
+def products_gflops(products, seconds=2.0, clock=time.perf_counter):
+    """GFLOP/s of ``np.matmul`` on the (A, B) pairs run back to back (the best of many tries);
+    ``clock=time.process_time``: this process's CPU time (with one BLAS thread, the time it ran)."""
+    dtype = products[0][0].dtype
     outs = [np.empty((A.shape[0], B.shape[1]), dtype) for A, B in products]
-    flops = sum(2 * A.shape[0] * A.shape[1] * B.shape[1] for A, B in products)
+    flops = product_flops(products)
     best, end, tries = float("inf"), time.perf_counter() + seconds, 0
     while time.perf_counter() < end or tries < 5:
-        start = time.perf_counter()
+        start = clock()
         for (A, B), out in zip(products, outs, strict=True):
             np.matmul(A, B, out=out)
-        best, tries = min(best, time.perf_counter() - start), tries + 1
-    assert flops == batch * flops_per_sample(sizes)
+        best, tries = min(best, clock() - start), tries + 1
     return flops / best / 1e9
+
+
+# The NumPy notebook's CNN ("A convolutional network by hand"): cnn()'s defaults, Adam with a
+# cosine schedule from 0.002, batches of 128, as the notebook trains it.
+CNN_SETTINGS = dict(filters=(16, 32), padding=1, hidden=128, dropout=0.25)
+CNN_LR, CNN_BATCH = 2e-3, 128
+
+
+def cnn_product_shapes(settings=None):
+    """(M, K, F) of each layer's product per sample, in order: a Conv2D multiplies its
+    (H' * W', k * k * C_in) patches by W (k * k * C_in, C_out), a Dense layer (1, n_in) by W."""
+    net = numpy_net.cnn(**(settings or CNN_SETTINGS))
+    net.forward(np.zeros((1, 784), np.float32))
+    shapes = []
+    for layer in net.layers:
+        if isinstance(layer, numpy_net.Conv2D):
+            shapes.append((int(np.prod(layer.out_shape)), *layer.W.shape))  # out_shape: (1, H', W')
+        elif hasattr(layer, "W"):
+            shapes.append((1, *layer.W.shape))
+    return shapes
+
+
+def cnn_flops_per_sample(settings=None):
+    """Matrix-product FLOPs of one sample's training step: for each layer the forward product,
+    the weights' gradient and (all but the first layer) delta for the layer before, 2 M K F each.
+    im2col, col2im, pooling and the element-wise work are not counted."""
+    per_layer = [2 * M * K * F for M, K, F in cnn_product_shapes(settings)]
+    return sum(per_layer) * 3 - per_layer[0]
+
+
+def cnn_matmul_limit(batch, seconds=2.0, settings=None, clock=time.perf_counter):
+    """GFLOP/s of NumPy's BLAS on one CNN step's products, in the lesson's layouts."""
+    rng, products = np.random.default_rng(0), []
+    for i, (M, K, F) in enumerate(cnn_product_shapes(settings)):
+        cols, W, delta = (
+            rng.random(s, dtype=np.float32) for s in [(batch * M, K), (K, F), (batch * M, F)]
+        )
+        products += [(cols, W), (cols.T, delta)] + ([(delta, W.T)] if i else [])
+    assert product_flops(products) == batch * cnn_flops_per_sample(settings)
+    return products_gflops(products, seconds, clock)
 
 
 def load(n_train, n_test):
@@ -95,6 +174,17 @@ def train_numpy(row, x, y, x_test, y_test, epochs, seed):
     build = fast.build if "fast" in row else numpy_net.build
     kw = {"build": build, "epochs": epochs, "progress": False, "on_epoch_end": log}
     _, history = train.train(recipe, x, y, seed=seed, **kw)  # history["time"]: training only
+    return list(history["time"]), accuracy
+
+
+def train_cnn(x, y, x_test, y_test, epochs, seed):
+    """The notebook's CNN, trained by ``train.fit`` as the notebook does; test accuracy per epoch."""
+    nn = numpy_net
+    net, accuracy = nn.cnn(**CNN_SETTINGS, seed=seed), []
+    log = lambda epoch, net, logs: accuracy.append(train.evaluate(net, x_test, y_test)[1])  # noqa: E731
+    history = train.fit(net, nn.Adam(CNN_LR), x, y, epochs=epochs, batch_size=CNN_BATCH, seed=seed,
+                        lr_schedule=nn.cosine_schedule(CNN_LR, epochs), progress=False,
+                        on_epoch_end=log)  # fmt: skip
     return list(history["time"]), accuracy
 
 
@@ -139,7 +229,7 @@ def steady(epoch_times):
 def run_row(row, epochs, n_train, n_test, seed):
     """Train one row in this process; return its numbers (called through ``--row``)."""
     x, y, x_test, y_test, source = load(n_train, n_test)
-    train_row = train_keras if row == "Keras" else lambda *a: train_numpy(row, *a)
+    train_row = {"Keras": train_keras, "NumPy CNN": train_cnn}.get(row, lambda *a: train_numpy(row, *a))
     times, accuracy = train_row(x, y, x_test, y_test, epochs, seed)
     reached = [i + 1 for i, acc in enumerate(accuracy) if acc >= TARGET][:1]
     return {
@@ -182,15 +272,15 @@ def conditions(load_before, args, seconds):
 def speed_row(r, limits, fastest_epoch):
     """One row of the "Training speed" table (``fastest_epoch``: samples/s of the row's fastest
     steady epoch in any of its runs: the spell-free speed)."""
-    recipe = recipe_of(r["row"])
-    gflops = r["samples_per_s"] * flops_per_sample(recipe.sizes) / 1e9
+    network = network_of(r["row"])
+    gflops = r["samples_per_s"] * flops_of(network) / 1e9
     s_to = r["s_to_target"]
     return {
         "run": r["row"],
         "samples/s": f"{r['samples_per_s']:,.0f}",
         "fastest epoch, samples/s": f"{fastest_epoch:,.0f}",
         "GFLOP/s": f"{gflops:.1f}",
-        "% of matmul limit": f"{100 * gflops / limits[recipe]:.1f}",
+        "% of matmul limit": f"{100 * gflops / limits[network]:.1f}",
         "s to 98% test acc.": "-" if s_to is None else f"{s_to:.1f}",
         "epochs to 98%": r["epochs_to_target"] or f"not in {len(r['epoch_s'])}",
         "final test acc. %": f"{100 * r['test_accuracy'][-1]:.2f}",
@@ -209,7 +299,7 @@ def chart(results, limits, mode):
 
     names = [r["row"] for r in results][::-1]
     speed = [r["samples_per_s"] for r in results][::-1]
-    ceiling = [limits[recipe_of(n)] * 1e9 / flops_per_sample(recipe_of(n).sizes) for n in names]
+    ceiling = [limits[network_of(n)] * 1e9 / flops_of(network_of(n)) for n in names]
     fig, ax = plt.subplots(figsize=(7, 0.6 * len(names) + 1.2))
     ax.barh(names, ceiling, color="none", edgecolor="grey", linestyle="--", label="matmul limit")
     ax.barh(names, speed, color="tab:blue", label="measured")
@@ -244,17 +334,16 @@ def main(argv=None):
 
     mode, load_before = "smoke" if args.smoke else "full", os.getloadavg()[0]
     with Timer() as wall:
-        limits = {r: matmul_limit(r.sizes, r.batch_size, r.dtype, 0.2 if args.smoke else 2.0)
-                  for r in (train.IMPROVED, train.ORIGINAL)}  # fmt: skip
         rows = [row for row in ROWS if not (args.no_keras and row == "Keras")]
-        runs = [in_subprocess(row, args) for row in rows + rows[::-1] + rows]  # ABCD DCBA ABCD
+        networks = dict.fromkeys(network_of(row) for row in rows)  # in order, once each
+        limits = {n: limit_of(n, 0.2 if args.smoke else 2.0) for n in networks}
+        runs = [in_subprocess(row, args) for row in rows + rows[::-1] + rows]  # ABC.. ..CBA ABC..
         results = [max((r for r in runs if r["row"] == row), key=lambda r: r["samples_per_s"])
                    for row in rows]  # fmt: skip
     fastest = {row: args.n_train / min(t for r in runs if r["row"] == row for t in steady(r["epoch_s"]))
                for row in rows}  # fmt: skip
-    limit_rows = [{"network": f"{'-'.join(map(str, r.sizes))}, {r.dtype}, batch {r.batch_size}",
-                   "FLOP per sample": f"{flops_per_sample(r.sizes):,}",
-                   "matmul limit GFLOP/s": f"{gflops:.1f}"} for r, gflops in limits.items()]  # fmt: skip
+    limit_rows = [{"network": describe(n), "FLOP per sample": f"{flops_of(n):,}",
+                   "matmul limit GFLOP/s": f"{gflops:.1f}"} for n, gflops in limits.items()]  # fmt: skip
     out = {
         "Training speed": [speed_row(r, limits, fastest[r["row"]]) for r in results],
         "Matrix-multiply limit": limit_rows,
@@ -265,6 +354,7 @@ def main(argv=None):
     recipes = {"improved": dataclasses.asdict(train.IMPROVED)}
     recipes["original"] = dataclasses.asdict(train.ORIGINAL)
     metrics = {"tables": out, "runs": results, "every_run": runs, "limits_gflops": [*limits.values()]}  # fmt: skip
+    recipes["cnn"] = {**CNN_SETTINGS, "lr": CNN_LR, "batch_size": CNN_BATCH, "schedule": "cosine"}
     json_path = save_results("benchmark", metrics, mode=mode, data_source=results[0]["data_source"],
                              seeds=[args.seed], config={"recipes": recipes})  # fmt: skip
     text = "# Benchmark\n\nGenerated by `benchmarks/bench.py`; see `benchmarks/README.md`.\n\n"

@@ -313,3 +313,50 @@ def plot_digit_prediction(
     bars.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
     bars.grid(axis="x", visible=False)
     return fig
+
+
+def plot_filters(W: ArrayLike, title: str | None = None, ncols: int = 8) -> Figure:
+    """A convolution's filters: ``W`` of shape (k, k, 1, n_filters) (one input channel), each
+    filter as a k x k image on a symmetric colour scale (blue negative, red positive, white 0)."""
+    W = np.asarray(W, dtype=float)
+    if W.ndim != 4 or W.shape[2] != 1 or W.shape[3] < 1:
+        raise ValueError(f"W must have shape (k, k, 1, n_filters), got {W.shape}")
+    n = W.shape[3]
+    ncols = min(ncols, n)
+    nrows = math.ceil(n / ncols)
+    limit = float(np.abs(W).max()) or 1.0
+    fig, axes = plt.subplots(nrows, ncols, squeeze=False, layout="constrained",
+                             figsize=(1.1 * ncols, 1.2 * nrows + 0.5))  # fmt: skip
+    for ax in axes.flat:
+        ax.set_axis_off()
+    for f, ax in zip(range(n), axes.flat, strict=False):
+        ax.imshow(W[:, :, 0, f], cmap="RdBu_r", vmin=-limit, vmax=limit, interpolation="nearest")
+        ax.set_title(str(f), fontsize=8, fontweight="normal")
+    return _finish(fig, title)
+
+
+def plot_feature_maps(image: ArrayLike, maps: Mapping[str, ArrayLike], n: int = 8,
+                      title: str | None = None) -> Figure:  # fmt: skip
+    """One image and, one row per entry of ``maps`` (name -> (H, W, channels) activations of that
+    image), its first ``n`` channels, each on its own grey scale."""
+    if not maps:
+        raise ValueError("maps is empty: give layer name -> (H, W, channels) activations")
+    arrays = {name: np.asarray(a, dtype=float) for name, a in maps.items()}
+    for name, a in arrays.items():
+        if a.ndim != 3:
+            raise ValueError(f"maps[{name!r}] must have shape (H, W, channels), got {a.shape}")
+    ncols = 1 + min(n, max(a.shape[2] for a in arrays.values()))
+    fig, axes = plt.subplots(len(arrays), ncols, squeeze=False, layout="constrained",
+                             figsize=(1.3 * ncols, 1.45 * len(arrays) + 0.5))  # fmt: skip
+    for ax in axes.flat:
+        ax.set_axis_off()
+    image = np.asarray(image, dtype=float)
+    axes[0, 0].imshow(image.reshape(*[math.isqrt(image.size)] * 2), cmap="gray_r")
+    axes[0, 0].set_title("input", fontsize=9, fontweight="normal")
+    for row, (name, a) in enumerate(arrays.items()):
+        for c in range(min(n, a.shape[2])):
+            axes[row, c + 1].imshow(a[:, :, c], cmap="gray_r", interpolation="nearest")
+            label = f"{name} {c}" if c == 0 else str(c)
+            axes[row, c + 1].set_title(f"{label}\n{a.shape[0]}x{a.shape[1]}" if c == 0 else label,
+                                       fontsize=8, fontweight="normal")  # fmt: skip
+    return _finish(fig, title)

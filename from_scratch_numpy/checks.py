@@ -102,15 +102,19 @@ def check_network(network) -> tuple[int, int, np.dtype]:
     if not hasattr(layers[-1], "W"):
         raise ValueError(f"the last layer must be a Dense layer, not {type(layers[-1]).__name__}")
     dense = [layer for layer in layers if hasattr(layer, "W")]
-    shapes = [layer.W.shape for layer in dense]
-    for i, ((_, n_out), (n_in, _)) in enumerate(zip(shapes[:-1], shapes[1:], strict=True)):
+    # A CNN's rows become images in its first layer (numpy_net.Reshape: ``shape``); its Conv2D
+    # layers (``k``: the kernel size) multiply patches, not the previous layer's outputs.
+    chain = [layer.W.shape for layer in dense if not hasattr(layer, "k")]
+    for i, ((_, n_out), (n_in, _)) in enumerate(zip(chain[:-1], chain[1:], strict=True)):
         if n_out != n_in:
             msg = f"Dense layer {i} outputs {n_out} values but Dense layer {i + 1} expects {n_in}"
             raise ValueError(msg)
     dtypes = {array.dtype for layer in dense for array in (layer.W, layer.b)}
     if len(dtypes) != 1 or not np.issubdtype(next(iter(dtypes)), np.floating):
         raise ValueError(f"all weights must share one float dtype, got {sorted(map(str, dtypes))}")
-    return dense[0].W.shape[0], dense[-1].W.shape[1], dense[0].W.dtype
+    shape = getattr(layers[0], "shape", None)
+    n_inputs = math.prod(shape) if shape is not None else dense[0].W.shape[0]
+    return n_inputs, dense[-1].W.shape[1], dense[0].W.dtype
 
 
 def check_inputs(network, x) -> np.ndarray:

@@ -3,6 +3,7 @@
 import math
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 
 def preprocess(images, dtype=np.float32):
@@ -265,3 +266,106 @@ def build(recipe, seed=0):
         warmup = min(recipe.warmup_epochs, recipe.epochs / 2)
         schedule = cosine_schedule(recipe.lr, recipe.epochs, warmup=warmup)
     return net, optimizer, schedule
+
+def im2col(A, k):
+    """(N, H, W, C) -> (N, H-k+1, W-k+1, k*k*C): at (n, i, j) the k x k patch whose top-left
+    pixel is (i, j), flattened in the order (row, column, channel)."""
+    patches = sliding_window_view(A, (k, k), axis=(1, 2))  # (N, H', W', C, k, k): a view
+    patches = patches.transpose(0, 1, 2, 4, 5, 3)  # (N, H', W', k, k, C)
+    return patches.reshape(*patches.shape[:3], -1)  # the copy
+
+
+def col2im(d_cols, A_shape, k):
+    """The transpose of im2col: (N, H', W', k*k*C) -> (N, H, W, C); each pixel receives the sum
+    of the gradients of the patch entries that were copies of it."""
+    N, H_out, W_out, _ = d_cols.shape
+    d_patches = d_cols.reshape(N, H_out, W_out, k, k, A_shape[3])
+    d_A = np.zeros(A_shape, dtype=d_cols.dtype)
+    for u in range(k):  # patch entry (u, v) was copied from the pixels shifted by (u, v)
+        for v in range(k):
+            d_A[:, u : u + H_out, v : v + W_out, :] += d_patches[:, :, :, u, v, :]
+    return d_A
+
+class Conv2D(Dense):
+    """k x k convolution, stride 1: Dense's z = patch @ W + b on every patch, W (k*k*C_in, C_out)."""
+
+    def __init__(self, n_in, n_out, k=3, *, padding=0, rng=None, dtype=np.float32):
+        super().__init__(k * k * n_in, n_out, rng=rng, dtype=dtype)  # He init, fan-in k*k*C_in
+        self.k, self.padding = k, padding
+
+    def forward(self, A_prev, training=False):
+        """z = im2col(A_prev) @ W + b, shape (N, H', W', C_out)."""
+        p = self.padding
+        A_prev = np.pad(A_prev, ((0, 0), (p, p), (p, p), (0, 0)))
+        cols = im2col(A_prev, self.k)  # (N, H', W', k*k*C_in)
+        self.A_shape, self.out_shape = A_prev.shape, cols.shape[:3]
+        return super().forward(cols.reshape(-1, cols.shape[3])).reshape(*self.out_shape, -1)
+
+    def backward(self, delta):
+        """Dense's backward on the patches (dW = cols.T @ delta, db, delta @ W.T), then col2im."""
+        d_cols = super().backward(delta.reshape(-1, delta.shape[3]))
+        d_A = col2im(d_cols.reshape(*self.out_shape, -1), self.A_shape, self.k)
+        p = self.padding
+        return d_A[:, p : d_A.shape[1] - p, p : d_A.shape[2] - p]  # the border: no gradient
+
+class MaxPool2D:
+    """2x2 max-pooling, stride 2; backward sends delta to each window's argmax."""
+
+    def forward(self, A_prev, training=False):
+        """A[n, i, j, c] = max of A_prev[n, 2i:2i+2, 2j:2j+2, c]; remembers the argmax masks."""
+        N, H, W, C = self.A_shape = A_prev.shape
+        H2, W2 = H // 2 * 2, W // 2 * 2
+        corners = [A_prev[:, u:H2:2, v:W2:2] for u in (0, 1) for v in (0, 1)]
+        A = np.maximum(np.maximum(corners[0], corners[1]), np.maximum(corners[2], corners[3]))
+        self.masks, taken = [], np.zeros(A.shape, dtype=bool)
+        for corner in corners:  # the first corner equal to the max is the argmax
+            mask = (corner == A) & ~taken
+            taken |= mask
+            self.masks.append(mask)
+        return A
+
+    def backward(self, delta):
+        """delta at each window's argmax, 0 at its three other pixels."""
+        N, H, W, C = self.A_shape
+        H2, W2 = H // 2 * 2, W // 2 * 2
+        d_A = np.zeros(self.A_shape, dtype=delta.dtype)
+        for (u, v), mask in zip([(0, 0), (0, 1), (1, 0), (1, 1)], self.masks, strict=True):
+            d_A[:, u:H2:2, v:W2:2] = delta * mask
+        return d_A
+
+class Reshape:
+    """Reshape each example, e.g. rows of 784 pixels to (28, 28, 1) images; backward undoes it."""
+    def __init__(self, shape):
+        self.shape = tuple(shape)
+
+    def forward(self, A, training=False):
+        self.in_shape = A.shape
+        return A.reshape(len(A), *self.shape)
+
+    def backward(self, delta):
+        return delta.reshape(self.in_shape)
+
+
+class Flatten(Reshape):
+    """(N, H, W, C) feature maps -> (N, H*W*C) rows for a Dense layer."""
+    def __init__(self):
+        super().__init__((-1,))
+
+def cnn(filters=(16, 32), *, padding=1, hidden=128, dropout=0.25, weight_decay=0.0,
+        label_smoothing=0.0, image_shape=(28, 28, 1), n_classes=10, dtype=np.float32, seed=0):
+    """Rows -> images; per filter count: 3x3 Conv2D, ReLU, 2x2 MaxPool2D; Flatten;
+    Dense(hidden), ReLU, Dropout (hidden=0: none); Dense logits."""
+    rng = np.random.default_rng(seed)
+    layers: list = [Reshape(image_shape)]
+    H, W, C = image_shape
+    for n_out in filters:
+        layers += [Conv2D(C, n_out, 3, padding=padding, rng=rng, dtype=dtype), ReLU(), MaxPool2D()]
+        H, W, C = (H - 2 + 2 * padding) // 2, (W - 2 + 2 * padding) // 2, n_out
+    layers.append(Flatten())
+    n = H * W * C
+    if hidden:
+        layers += [Dense(n, hidden, rng=rng, dtype=dtype), ReLU()]
+        layers += [Dropout(dropout, rng=rng)] if dropout else []
+        n = hidden
+    layers.append(Dense(n, n_classes, rng=rng, dtype=dtype))
+    return Network(layers, weight_decay=weight_decay, label_smoothing=label_smoothing)

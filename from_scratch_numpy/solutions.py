@@ -153,3 +153,72 @@ def check_confusion_matrix(confusion_fn, accuracy_fn) -> bool | None:
     if not np.isclose(float(acc), accuracy_score(y_true, y_pred)):
         return _verdict("confusion matrix", f"accuracy {acc}, expected {accuracy_score(y_true, y_pred)}", what)
     return _verdict("confusion matrix", None, what)
+
+
+def im2col_strided(A, k, stride):
+    """Exercise 5: the patches that start every ``stride`` pixels, (N, H', W', k*k*C), with
+    H' = (H - k) // stride + 1 (W' alike): every stride-th row and column of im2col's patches."""
+    return nn.im2col(A, k)[:, ::stride, ::stride]
+
+
+def col2im_strided(d_cols, A_shape, k, stride):
+    """Exercise 5: the transpose of im2col_strided; entry (u, v) of the patch at output (i, j)
+    was copied from pixel (i * stride + u, j * stride + v)."""
+    N, H_out, W_out, _ = d_cols.shape
+    d_patches = d_cols.reshape(N, H_out, W_out, k, k, A_shape[3])
+    d_A = np.zeros(A_shape, dtype=d_cols.dtype)
+    for u in range(k):
+        for v in range(k):
+            rows, cols = slice(u, u + stride * H_out, stride), slice(v, v + stride * W_out, stride)
+            d_A[:, rows, cols, :] += d_patches[:, :, :, u, v, :]
+    return d_A
+
+
+STRIDED_CASES = [((2, 7, 7, 3), 3, 2), ((1, 8, 6, 2), 2, 2), ((2, 10, 9, 1), 3, 3), ((1, 5, 5, 2), 3, 1)]
+
+
+def _strided_problem(im2col_fn, col2im_fn) -> str | None:
+    """What is wrong with a strided im2col / col2im pair, or None."""
+    rng = np.random.default_rng(0)
+    for shape, k, stride in STRIDED_CASES:
+        case = f"(A of shape {shape}, k={k}, stride={stride})"
+        A = rng.normal(size=shape)
+        expected = nn.im2col(A, k)[:, ::stride, ::stride]
+        try:
+            cols = np.asarray(im2col_fn(A, k, stride))
+        except Exception as err:  # the learner's bug: say what happened, do not stop the notebook
+            return f"im2col_strided raised {type(err).__name__}: {err} {case}"
+        if cols.shape != expected.shape:
+            return f"im2col_strided gave shape {cols.shape}, expected {expected.shape} {case}"
+        if not np.allclose(cols, expected):
+            return f"im2col_strided: the patches differ from im2col's every stride pixels {case}"
+        c = rng.normal(size=expected.shape)
+        try:
+            d_A = np.asarray(col2im_fn(c, shape, k, stride))
+        except Exception as err:
+            return f"col2im_strided raised {type(err).__name__}: {err} {case}"
+        if d_A.shape != shape:
+            return f"col2im_strided gave shape {d_A.shape}, expected {shape} {case}"
+        if not np.isclose(np.vdot(cols, c), np.vdot(A, d_A)):
+            return f"col2im_strided is not the transpose: <im2col(A), c> != <A, col2im(c)> {case}"
+    return None
+
+
+def _returns_none(fn, *args) -> bool:
+    """Whether ``fn(*args)`` returns None (its body still ``...``); a function that raises was written."""
+    try:
+        return fn(*args) is None
+    except Exception:
+        return False
+
+
+def check_strided_conv(im2col_fn, col2im_fn) -> bool | None:
+    """Exercise 5: strided patches against every stride-th of im2col's, and col2im_strided as
+    their transpose (<im2col(A), c> = <A, col2im(c)> for random A and c), on several shapes."""
+    empty = _returns_none(im2col_fn, np.zeros((1, 5, 5, 1)), 3, 2) or _returns_none(
+        col2im_fn, np.zeros((1, 2, 2, 9)), (1, 5, 5, 1), 3, 2
+    )
+    if not _attempted("strided convolution", None if empty else True):
+        return None
+    what = "im2col's patches every stride pixels, and col2im_strided is their transpose"
+    return _verdict("strided convolution", _strided_problem(im2col_fn, col2im_fn), what)

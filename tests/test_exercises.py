@@ -5,6 +5,7 @@ wrong answers."""
 import numpy as np
 import pytest
 
+from from_scratch_numpy import numpy_net as nn
 from from_scratch_numpy import solutions as s
 
 
@@ -33,6 +34,12 @@ class Template:  # the notebook's exercise cells before the learner writes anyth
     @staticmethod
     def accuracy(C): ...
 
+    @staticmethod
+    def im2col_strided(A, k, stride): ...
+
+    @staticmethod
+    def col2im_strided(d_cols, A_shape, k, stride): ...
+
 
 CHECKS = {  # check, the reference answer, the notebook's template
     "leaky_relu": (s.check_leaky_relu, (s.LeakyReLU,), (Template.LeakyReLU,)),
@@ -42,6 +49,11 @@ CHECKS = {  # check, the reference answer, the notebook's template
         s.check_confusion_matrix,
         (s.confusion_matrix_by_hand, s.accuracy_from_confusion),
         (Template.confusion, Template.accuracy),
+    ),
+    "strided": (
+        s.check_strided_conv,
+        (s.im2col_strided, s.col2im_strided),
+        (Template.im2col_strided, Template.col2im_strided),
     ),
 }
 
@@ -126,6 +138,42 @@ def error_rate(C):
     return 1 - np.trace(C) / C.sum()
 
 
+def im2col_stride_rows_only(A, k, stride):
+    return nn.im2col(A, k)[:, ::stride]
+
+
+def im2col_ignoring_stride(A, k, stride):
+    return nn.im2col(A, k)
+
+
+def col2im_ignoring_stride(d_cols, A_shape, k, stride):  # as if the patches were every pixel
+    N, H_out, W_out, C = d_cols.shape[0], d_cols.shape[1], d_cols.shape[2], A_shape[3]
+    return nn.col2im(d_cols, (N, H_out + k - 1, W_out + k - 1, C), k)
+
+
+def col2im_overwriting(d_cols, A_shape, k, stride):
+    N, H_out, W_out, _ = d_cols.shape
+    d_patches = d_cols.reshape(N, H_out, W_out, k, k, A_shape[3])
+    d_A = np.zeros(A_shape)
+    for u in range(k):
+        for v in range(k):
+            rows, cols = slice(u, u + stride * H_out, stride), slice(v, v + stride * W_out, stride)
+            d_A[:, rows, cols, :] = d_patches[:, :, :, u, v, :]  # = where overlapping patches add
+    return d_A
+
+
+def col2im_offsets_times_stride(d_cols, A_shape, k, stride):
+    N, H_out, W_out, _ = d_cols.shape
+    d_patches = d_cols.reshape(N, H_out, W_out, k, k, A_shape[3])
+    d_A = np.zeros((N, A_shape[1] + k * stride, A_shape[2] + k * stride, A_shape[3]))
+    for u in range(k):
+        for v in range(k):  # the patch entry's offset (u, v) scaled by the stride as well
+            rows = slice(u * stride, u * stride + stride * H_out, stride)
+            cols = slice(v * stride, v * stride + stride * W_out, stride)
+            d_A[:, rows, cols, :] += d_patches[:, :, :, u, v, :]
+    return d_A[:, : A_shape[1], : A_shape[2]]
+
+
 WRONG = {
     "leaky_relu": [(NoSlope,), (SlopeOnTheWrongSide,)],
     "tanh": [(TanhDerivativeOfZ,), (TanhSquaredInput,)],
@@ -134,6 +182,13 @@ WRONG = {
         (transposed, s.accuracy_from_confusion),
         (only_seen_classes, s.accuracy_from_confusion),
         (s.confusion_matrix_by_hand, error_rate),
+    ],
+    "strided": [
+        (im2col_stride_rows_only, s.col2im_strided),
+        (im2col_ignoring_stride, s.col2im_strided),
+        (s.im2col_strided, col2im_ignoring_stride),
+        (s.im2col_strided, col2im_overwriting),
+        (s.im2col_strided, col2im_offsets_times_stride),
     ],
 }
 

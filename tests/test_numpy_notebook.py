@@ -18,6 +18,8 @@ FIGURES = (
     "confusion_matrix",
     "misclassified",
     "one_prediction",
+    "cnn_filters",
+    "cnn_feature_maps",
 )
 
 
@@ -65,6 +67,11 @@ def test_numpy_notebook_runs_in_smoke_mode(smoke_run):
     assert record["timings_s"]["notebook_cpu"] > 0.5  # the notebook did train networks
     for name in FIGURES:
         assert (out / "figures" / "numpy" / f"{name}.png").is_file(), name
+    cnn = m["cnn"]  # the CNN section: 300 digits, one epoch, each seed
+    assert len(cnn["test_accuracy_per_seed"]) == 3 and len(set(cnn["val_accuracy_per_seed"])) > 1
+    assert all(0.0 <= acc <= 1.0 for acc in cnn["test_accuracy_per_seed"])
+    assert cnn["gradient_check_max_relative_error"] < 1e-6
+    assert record["timings_s"]["cnn_training_mean"] > 0
     with np.load(out / "models" / "numpy_mlp.npz", allow_pickle=False) as f:
         assert f["dense0.W"].shape == (784, 800)
 
@@ -92,6 +99,7 @@ def test_training_in_the_notebook_runs_the_classes_of_its_cells(smoke_run, tmp_p
     assert edit["final"]["best_val_accuracy_per_seed"] != base["final"]["best_val_accuracy_per_seed"]
     assert edit["ablation"][-1] != base["ablation"][-1]  # train.train with the notebook's build
     assert edit["ablation"][0] == base["ablation"][0]  # SGD rows: Adam's edit does not reach them
+    assert edit["cnn"]["val_accuracy_per_seed"] != base["cnn"]["val_accuracy_per_seed"]  # the CNN too
 
 
 @pytest.mark.notebook

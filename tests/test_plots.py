@@ -340,3 +340,29 @@ def test_comparison_starts_at_zero_for_large_differences_and_rejects_empty_input
         plots.plot_comparison({}, "acc")
     with pytest.raises(ValueError, match="empty"):
         plots.plot_comparison({"A": [0.9], "B": []}, "acc")
+
+
+def test_plot_filters_one_panel_per_filter_on_a_symmetric_scale():
+    W = np.zeros((3, 3, 1, 10))
+    W[0, 0, 0, 3], W[2, 1, 0, 7] = 2.0, -0.5
+    fig = plots.plot_filters(W, title="filters", ncols=4)
+    images = [ax.get_images()[0] for ax in fig.axes if ax.get_images()]
+    assert len(images) == 10 and len(fig.axes) == 12  # 3 rows of 4, two empty
+    np.testing.assert_array_equal(images[3].get_array(), W[:, :, 0, 3])
+    assert images[7].get_clim() == (-2.0, 2.0)  # one scale for all, 0 in the middle
+    with pytest.raises(ValueError, match=r"shape \(k, k, 1, n_filters\)"):
+        plots.plot_filters(np.zeros((3, 3, 2, 4)))
+
+
+def test_plot_feature_maps_rows_of_channels():
+    rng = np.random.default_rng(0)
+    maps = {"conv 1": rng.random((26, 26, 16)), "conv 2": rng.random((11, 11, 4))}
+    fig = plots.plot_feature_maps(rng.random(784), maps, n=6)
+    images = [ax.get_images()[0].get_array() for ax in fig.axes if ax.get_images()]
+    assert len(images) == 1 + 6 + 4 and len(fig.axes) == 2 * 7
+    np.testing.assert_array_equal(images[1], maps["conv 1"][:, :, 0])
+    np.testing.assert_array_equal(images[7], maps["conv 2"][:, :, 0])
+    with pytest.raises(ValueError, match="maps is empty"):
+        plots.plot_feature_maps(np.zeros(784), {})
+    with pytest.raises(ValueError, match=r"must have shape \(H, W, channels\)"):
+        plots.plot_feature_maps(np.zeros(784), {"flat": np.zeros(10)})
