@@ -140,6 +140,20 @@ def _target_names(target: ast.AST) -> list[str]:
     return names
 
 
+def _pairs(target: ast.AST, value: ast.AST | None):
+    """(target, value) pairs of an assignment, element by element for ``a, b = c, d``."""
+    same = isinstance(target, (ast.Tuple, ast.List)) and isinstance(value, (ast.Tuple, ast.List))
+    if (
+        same
+        and len(target.elts) == len(value.elts)
+        and not any(isinstance(e, ast.Starred) for e in target.elts)
+    ):
+        for t, v in zip(target.elts, value.elts, strict=True):
+            yield from _pairs(t, v)
+    else:
+        yield target, value
+
+
 def _uses_validation(source: str, node: ast.AST) -> bool:
     """Whether the expression names validation results (val_acc, x_val, ds_val, ...)."""
     return any(VALIDATION_NAME.search(w) for w in re.findall(r"\w+", _segment(source, node)))
@@ -164,9 +178,9 @@ def check_cell(source: str, tags, index: int = 0) -> list[Violation]:
         # Validation data, early stopping or a tuner fed from the test set (any cell).
         if isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            for target in targets:
+            for target, value in (p for t in targets for p in _pairs(t, node.value)):
                 bound = [n for n in _target_names(target) if VALIDATION_NAME.search(n)]
-                used = _mentions_test(code, node.value)
+                used = _mentions_test(code, value)
                 if bound and used:
                     found.append(
                         Violation(

@@ -207,6 +207,16 @@ def test_no_cell_builds_validation_from_the_test_set_tag_or_not(source, rule):
     assert rule in rules(check_cell(source, []))
 
 
+def test_tuples_are_matched_element_by_element():
+    assert (
+        check_cell("summary['val_acc'], summary['test_acc'] = val_acc, test_acc", [TEST_SET_TAG])
+        == []
+    )
+    assert rules(check_cell("x_tr, x_val = x_train, x_test[:500]", [TEST_SET_TAG])) == {
+        "validation data built from the test set"
+    }
+
+
 def test_magics_are_understood_and_broken_cells_are_reported():
     assert check_cell("%%time\nh = model.fit(ds, validation_data=ds_val)", []) == []
     assert rules(check_cell("!ls data\np = predict(x_test)", [TEST_SET_TAG])) == set()
