@@ -2,8 +2,9 @@
 
 The convention (issue 29): a code cell that mentions a test-set name (``x_test``, ``y_test``,
 ``ds_test``, ``x_test_img``, ``test_acc``, ``test_proba``, ...) carries the cell tag ``test-set``;
-a ``test-set`` cell evaluates and reports, it never trains, tunes or chooses; and no cell builds
-validation data, early stopping or a tuner's validation from the test set. Every rule below is data
+a ``test-set`` cell evaluates and reports, it never trains, tunes or chooses; no cell builds
+validation data, early stopping or a tuner's validation from the test set; and no untagged cell
+reads what a ``test-set`` cell bound last (test results passed on under another name). Every rule below is data
 (a name, a pattern, the reason), so a new way of training or choosing is one more entry.
 """
 
@@ -18,8 +19,13 @@ from pathlib import Path
 
 TEST_SET_TAG = "test-set"
 
-# A test-set name: test_..., ..._test, ..._test_... (identifiers, dict keys and column names alike).
+# A test-set name: test_..., ..._test, ..._test_... (identifiers, dict keys and column names alike),
+# and the expressions that hold the test set without such a name.
 TEST_NAME = re.compile(r"\b(?:test_\w+|[A-Za-z]\w*_test(?:_\w+)?)\b")
+TEST_EXPRESSIONS = {
+    r"\bdata\s*\[\s*1\s*\]": "load_dataset's (x_test, y_test) half",
+    r"\bdata\s*\.\s*test\b": "load_dataset's test split",
+}
 # Names that match the pattern but are no test data (functions and arguments of libraries).
 NOT_TEST_DATA = {
     "mcnemar_test": "a statistical test's function (its arguments are what matters)",
@@ -105,8 +111,11 @@ def _without_comments(source: str) -> str:
 
 
 def names_of_test_data(text: str) -> list[str]:
-    """The test-set names ``text`` mentions, sorted, without those of :data:`NOT_TEST_DATA`."""
-    return sorted({m for m in TEST_NAME.findall(text) if m not in NOT_TEST_DATA})
+    """The test-set names ``text`` mentions, sorted, without those of :data:`NOT_TEST_DATA`, and
+    the :data:`TEST_EXPRESSIONS` it contains (as written)."""
+    found = {m for m in TEST_NAME.findall(text) if m not in NOT_TEST_DATA}
+    found |= {m.group(0) for pattern in TEST_EXPRESSIONS for m in re.finditer(pattern, text)}
+    return sorted(found)
 
 
 def _segment(source: str, node: ast.AST) -> str:
@@ -243,14 +252,42 @@ def check_cell(source: str, tags, index: int = 0) -> list[Violation]:
     return found
 
 
+def _bound_and_read(source: str) -> tuple[set[str], set[str]]:
+    """The names a cell binds (assignments, loops, defs, imports) and those it reads."""
+    try:
+        tree = ast.parse(_without_comments(_python(source)))
+    except SyntaxError:
+        return set(), set()
+    bound, read = set(), set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            (bound if isinstance(node.ctx, (ast.Store, ast.Del)) else read).add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            bound.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            bound |= {(a.asname or a.name).split(".")[0] for a in node.names}
+    return bound, read
+
+
 def check_notebook(nb) -> list[Violation]:
-    """Every violation in a notebook (an ``nbformat`` node or a path to an ``.ipynb``)."""
+    """Every violation in a notebook (an ``nbformat`` node or a path to an ``.ipynb``): each
+    cell's, and, in the order the cells run, an untagged cell reading a name whose last binding
+    was made in a ``test-set`` cell (test results leaking out under another name)."""
     if isinstance(nb, (str, Path)):
         import nbformat
 
         nb = nbformat.read(str(nb), as_version=4)
-    found = []
+    found, bound_in_test_set = [], {}
     for i, cell in enumerate(nb.cells):
-        if cell.cell_type == "code":
-            found += check_cell(cell.source, cell.get("metadata", {}).get("tags", []), i)
+        if cell.cell_type != "code":
+            continue
+        tagged = TEST_SET_TAG in cell.get("metadata", {}).get("tags", [])
+        found += check_cell(cell.source, cell.get("metadata", {}).get("tags", []), i)
+        bound, read = _bound_and_read(cell.source)
+        leaked = sorted(n for n in read - bound if not tagged and bound_in_test_set.get(n))
+        if leaked:
+            found.append(
+                Violation(i, "reads names last bound in a test-set cell", ", ".join(leaked))
+            )
+        bound_in_test_set |= dict.fromkeys(bound, tagged)
     return found
