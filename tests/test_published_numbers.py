@@ -51,33 +51,54 @@ def regenerated_readme(readme: Path, results: Path, tmp: Path) -> str:
     return copy.read_text(encoding="utf-8")
 
 
+def _seeds_cell_problem(cell, seeds: list[int]) -> str | None:
+    """A summary table's "seeds" cell is the number of runs or the list "0, 1, 2" of their seeds."""
+    expected = len(seeds) if isinstance(cell, int) else ", ".join(str(s) for s in seeds)
+    return None if cell == expected else f"{cell!r} seeds, its runs have seeds {seeds}"
+
+
 def record_problems(record: dict) -> list[str]:
-    """Where a results record disagrees with itself: the seeds it records vs the seeds of its runs;
-    a summary table's cells vs the per-seed numbers they summarise."""
-    problems, seeds = [], record.get("seeds")
+    """Where a results record disagrees with itself: the seeds it records (for the file and, when
+    given, per table) vs the seeds of the runs in it; a summary table's cells vs the per-seed
+    numbers they summarise."""
+    problems, seeds = [], sorted(record.get("seeds") or [])
     metrics = record.get("metrics") or {}
-    per_seed = metrics.get("per_seed") or {}
-    run_seeds = sorted({s for runs in per_seed.values() for s in runs.get("seed", [])})
-    if per_seed and run_seeds != sorted(seeds or []):
-        problems.append(f"records seeds {seeds}, its runs have seeds {run_seeds}")
+    per_seed, tables = metrics.get("per_seed") or {}, metrics.get("tables") or {}
+    table_seeds = metrics.get("table_seeds")
+    if table_seeds is not None:  # each table records its own seeds; the file, all of them
+        union = sorted({int(s) for t in table_seeds.values() for s in t})
+        if union != seeds:
+            problems.append(f"records seeds {seeds}, its tables have seeds {union}")
+        if set(table_seeds) != set(tables):
+            problems.append(
+                f"seeds recorded for tables {sorted(table_seeds)}, tables {sorted(tables)}"
+            )
+    elif per_seed:
+        run_seeds = sorted({s for runs in per_seed.values() for s in runs.get("seed", [])})
+        if run_seeds != seeds:
+            problems.append(f"records seeds {seeds}, its runs have seeds {run_seeds}")
     for key, values in (metrics.get("final") or {}).items():
-        if key.endswith("_per_seed") and len(values) != len(seeds or []):
+        if key.endswith("_per_seed") and len(values) != len(seeds):
             problems.append(f"final.{key} has {len(values)} values for seeds {seeds}")
-    for title, rows in (metrics.get("tables") or {}).items():
+    for title, rows in tables.items():
+        in_table = set()
         for row in rows:
             runs = per_seed.get(row.get("model"))
             if runs is None:
                 continue
+            in_table |= set(runs["seed"])
             for column, (key, scale, digits) in SUMMARY_COLUMNS.items():
-                if column in row and row[column] != format_mean_std(runs[key], scale, digits):
+                expected = format_mean_std(runs[key], scale, digits) if column in row else None
+                if column in row and row[column] != expected:
                     problems.append(f"{title!r}, {row['model']!r}: {column!r} is {row[column]!r}, "
-                                    f"its runs' {key} give {format_mean_std(runs[key], scale, digits)!r}")  # fmt: skip
-            if "seeds" in row and row["seeds"] != len(runs["seed"]):
-                problems.append(
-                    f"{title!r}, {row['model']!r}: {row['seeds']} seeds, {len(runs['seed'])} runs"
-                )
+                                    f"its runs' {key} give {expected!r}")  # fmt: skip
+            if "seeds" in row and (problem := _seeds_cell_problem(row["seeds"], runs["seed"])):
+                problems.append(f"{title!r}, {row['model']!r}: {problem}")
+        if in_table and table_seeds is not None and sorted(in_table) != table_seeds.get(title):
+            problems.append(f"{title!r} records seeds {table_seeds.get(title)}, "
+                            f"its runs have seeds {sorted(in_table)}")  # fmt: skip
     final = metrics.get("final") or {}
-    for row in (metrics.get("tables") or {}).get("Test accuracy", []):
+    for row in tables.get("Test accuracy", []):
         if "test_accuracy_per_seed" in final:
             expected = format_mean_std(final["test_accuracy_per_seed"])
             if row.get("test accuracy (%)") != expected:
@@ -193,6 +214,26 @@ def test_a_results_file_recording_the_mlp_seeds_for_the_cnn_runs_is_caught():
     assert any("records seeds" in p for p in record_problems(record))
 
 
+def test_a_table_recording_the_mlp_seeds_for_the_cnn_runs_is_caught():
+    """The same bug where each table records its seeds (issue 27's results files)."""
+    record = json.loads((RESULTS / "keras_cnn.json").read_text(encoding="utf-8"))
+    m = record["metrics"]
+    runs = {t: sorted({s for row in rows for s in m["per_seed"].get(row.get("model"), {}).get("seed", [])})
+            for t, rows in m["tables"].items()}  # fmt: skip
+    m["table_seeds"] = {t: seeds or [0] for t, seeds in runs.items()}
+    record["seeds"] = sorted({s for seeds in m["table_seeds"].values() for s in seeds})
+    assert record_problems(record) == []
+    m["table_seeds"][_part2(record)] = [0, 1, 2]  # the MLP seeds
+    assert any("records seeds [0, 1, 2], its runs have seeds [0, 1, 2, 3, 4]" in p
+               for p in record_problems(record))  # fmt: skip
+    for row in m["tables"][_part2(record)]:  # a seeds column listing the seeds
+        row["seeds"] = ", ".join(map(str, m["per_seed"][row["model"]]["seed"]))
+    m["table_seeds"][_part2(record)] = [0, 1, 2, 3, 4]
+    assert record_problems(record) == []
+    m["tables"][_part2(record)][0]["seeds"] = "0, 1, 2"
+    assert any("'0, 1, 2' seeds" in p for p in record_problems(record))
+
+
 @pytest.mark.parametrize(
     ("change", "found"),
     [
@@ -202,7 +243,10 @@ def test_a_results_file_recording_the_mlp_seeds_for_the_cnn_runs_is_caught():
             ),
             "'val acc (%)'",
         ),
-        (lambda r: r["metrics"]["tables"][_part2(r)][0].update({"seeds": 3}), "3 seeds, 5 runs"),
+        (
+            lambda r: r["metrics"]["tables"][_part2(r)][0].update({"seeds": 3}),
+            "3 seeds, its runs have seeds [0, 1, 2, 3, 4]",
+        ),
         (
             lambda r: (
                 r["metrics"]["per_seed"]["CNN"]["test_acc"].reverse()
