@@ -263,12 +263,20 @@ def test_load_puts_each_array_in_its_own_layer_even_when_shapes_repeat(tmp_path)
 
 
 # ----------------------------------------------------------------------------- the fast network
-def _fast_module():
-    try:
-        from benchmarks import fast  # where fast.py lives after issue 26
-    except ImportError:
-        from from_scratch_numpy import fast
-    return fast
+def _build(recipe, seed: int, fast: bool = False):
+    """(network, optimizer) of a recipe, the lesson's or the fast one: ``numpy_net.build`` and
+    benchmarks/fast.py's ``build`` since issue 26, ``train.build(..., fast=)`` before."""
+    from from_scratch_numpy import numpy_net, train
+
+    if not hasattr(numpy_net, "build"):
+        return train.build(recipe, seed, fast=fast)
+    if not fast:
+        return numpy_net.build(recipe, seed)[:2]
+    if str(REPO_ROOT / "benchmarks") not in sys.path:
+        sys.path.insert(0, str(REPO_ROOT / "benchmarks"))  # scripts, not a package (as test_fast)
+    import fast as fast_module
+
+    return fast_module.build(recipe, seed)[:2]
 
 
 @pytest.mark.parametrize("optimizer", ["SGD", "Momentum"])
@@ -276,13 +284,11 @@ def test_fast_network_with_sgd_or_momentum_and_l2_equals_the_lesson(optimizer):
     """Weight decay with the optimizers fast.py does not fuse: the L2 gradient is in backward."""
     from from_scratch_numpy import train
 
-    fast = _fast_module()
     recipe = train.replace(train.IMPROVED, sizes=(20, 16, 3), optimizer=optimizer, lr=0.05,
                            weight_decay=0.05, dropout=0.0, batch_size=16)  # fmt: skip
-    plain, plain_opt = train.build(recipe, 3)
-    quick, quick_opt = (
-        fast.build(recipe, 3) if hasattr(fast, "build") else train.build(recipe, 3, fast=True)
-    )
+    plain, plain_opt = _build(recipe, 3)
+    quick, quick_opt = _build(recipe, 3, fast=True)
+    assert type(quick) is not type(plain)  # really the fast network
     x, y = blobs(160, d=20)
     for i in range(0, 160, 16):
         assert quick.train_step(x[i : i + 16], y[i : i + 16], quick_opt) == pytest.approx(
