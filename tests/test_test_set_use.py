@@ -347,12 +347,12 @@ PLANTED_IN_NOTEBOOKS = {
     "the NumPy final runs validated on the test images": (
         NUMPY_NOTEBOOK,
         "T.train(T.IMPROVED, x_tr, y_tr, (x_val, y_val), seed=seed",
-        "T.train(T.IMPROVED, x_tr, y_tr, (nn.preprocess(x_test_img), y_test), seed=seed",
+        "T.train(T.IMPROVED, x_tr, y_tr, (x_test_img, y_test), seed=seed",
     ),
     "the ablation scored on the test set": (
         NUMPY_NOTEBOOK,
         '"validation accuracy (%)": 100 * history["val_accuracy"][-1]',
-        '"validation accuracy (%)": 100 * _.evaluate(nn.preprocess(x_test_img), y_test)[1]',
+        '"validation accuracy (%)": 100 * T.evaluate(_, x_test_img, y_test)[1]',
     ),
 }
 
