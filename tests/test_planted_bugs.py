@@ -61,8 +61,8 @@ PLANTED = {
     ),
     "save/load matching arrays by shape": Planted(
         "from_scratch_numpy/train.py",
-        "        W[...] = arrays[k]\n",
-        "        W[...] = next(a for _, a in sorted(arrays.items(), reverse=True) if a.shape == W.shape)\n",
+        "        W[...] = cast[k]\n",
+        "        W[...] = next(a for _, a in sorted(cast.items(), reverse=True) if a.shape == W.shape)\n",
         (f"{THIS}::test_load_puts_each_array_in_its_own_layer_even_when_shapes_repeat",),
     ),
     "the fast network's backward without L2": Planted(
