@@ -264,6 +264,8 @@ def _bound_and_read(source: str) -> tuple[set[str], set[str]]:
             (bound if isinstance(node.ctx, (ast.Store, ast.Del)) else read).add(node.id)
         elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             bound.add(node.name)
+        elif isinstance(node, ast.arg):  # a parameter: what the function body reads by that name
+            bound.add(node.arg)
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
             bound |= {(a.asname or a.name).split(".")[0] for a in node.names}
     return bound, read

@@ -236,6 +236,8 @@ def test_test_results_cannot_leave_a_test_set_cell_under_another_name():
     assert [(v.cell, v.detail) for v in found] == [(list(HONEST).index("results"), "scores")]
     rebound = notebook(results=cell("scores = {0: 0.9}\nchosen = max(scores, key=scores.get)"))
     assert check_notebook(rebound) == []  # bound again in an untagged cell first: no leak
+    parameter = notebook(results=cell("def best(scores):\n    return max(scores, key=scores.get)"))
+    assert check_notebook(parameter) == []  # a function's parameter is its own name
 
 
 def test_magics_are_understood_and_broken_cells_are_reported():
