@@ -7,8 +7,9 @@
 # make smoke      - the same on the smoke settings, into results/smoke/ (a couple of minutes)
 # make bench      - the NumPy-vs-Keras benchmark table (results/benchmark.md)
 # make export     - write the notebooks' `#| export` cells to their modules (numpy_net.py, keras_models.py)
-# make mutate     - mutation testing (mutmut) of the lesson's numpy_net.py and common/metrics.py with
-#                   the fast tests that cover them; not part of `make test` (see [tool.mutmut])
+# make mutate     - issue 29's planted bugs, then mutation testing (mutmut) of numpy_net.py, train.py,
+#                   common/metrics.py, common/data.py and study.py with the tests that cover them;
+#                   not part of `make test` (see [tool.mutmut])
 # DATASET=fashion_mnist (or kmnist) runs the notebooks on another dataset, into results/<dataset>/. Each target creates .venv from requirements.txt first when it is missing
 # or out of date.
 
@@ -34,8 +35,9 @@ $(STAMP): requirements.txt pyproject.toml
 	$(PY) -m pip install --quiet --no-deps -e .
 	@touch $@
 
+# The planted bugs of tests/test_planted_bugs.py (a pytest process each) run in `make mutate`.
 test: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest -m "not planted"
 
 # $(call run_notebooks,MODE): MODE and DATASET reach the notebooks' `parameters` cell through the
 # environment (MNIST_MODE, MNIST_DATASET), never papermill's -p, so no injected cell is written.
@@ -89,12 +91,17 @@ export: $(STAMP)
 demo: $(STAMP)
 	GRADIO_ANALYTICS_ENABLED=False $(PY) -m demo.app
 
-# mutmut copies the code and tests into mutants/ and imports them from there, so PYTHONPATH must not
-# point at the originals. Prints the survivors (`mutmut show <name>` shows one), then the score.
+# First issue 29's planted bugs (tests/test_planted_bugs.py): each applied to a copy of the code,
+# where the tests named for it must fail. Then mutmut, which copies the code and tests into mutants/
+# and imports them from there, so PYTHONPATH must not point at the originals. MUTANTS limits the run
+# to some modules, e.g. make mutate MUTANTS='from_scratch_numpy.train*' (mutmut's names, fnmatch).
+# Prints the survivors (`mutmut show <name>` shows one), then the score per module.
+MUTANTS ?=
 mutate: $(STAMP)
 	$(PY) -m pip install --quiet "mutmut==3.8.*"
+	nice -n 10 $(PY) -m pytest -q -p no:cacheprovider -m planted tests/test_planted_bugs.py
 	rm -rf mutants
-	env -u PYTHONPATH nice -n 10 $(VENV)/bin/mutmut run --max-children 2
+	env -u PYTHONPATH nice -n 10 $(VENV)/bin/mutmut run --max-children 2 $(MUTANTS)
 	@env -u PYTHONPATH $(VENV)/bin/mutmut results --all true | grep -v ": killed$$" || true
 	@env -u PYTHONPATH $(VENV)/bin/mutmut results --all true | awk -F': ' '/__mutmut_/ { \
 	  m = $$1; gsub(/ /, "", m); sub(/\.x[^.]*$$/, "", m); n[m]++; k[m] += ($$2 == "killed") } \

@@ -7,8 +7,9 @@ import socket
 import numpy as np
 import pytest
 from conftest import REAL_CREATE_CONNECTION
+from PIL import Image
 
-from common.handwriting import example_digits, to_mnist
+from common.handwriting import example_digits, naive_resize, to_mnist
 
 pytest.importorskip("gradio")
 gradio_client = pytest.importorskip("gradio_client")
@@ -75,7 +76,14 @@ def test_an_uploaded_image_reaches_the_models_in_mnist_form_and_both_answers_com
     top = {c["label"]: c["confidence"] for c in label_a["confidences"]}
     assert top["3"] == pytest.approx(0.82)
     assert "model A: 3" in message and "model B: 8" in message
-    assert naive is not None and normalised is not None
+    # The two squares shown (140x140, saved lossy by Gradio) are the naive squeeze and the
+    # MNIST-style digit, in that order: each within 2 grey levels of its own 28x28, far from the other.
+    for shown, own, other in ((naive, naive_resize(path), to_mnist(path)),
+                              (normalised, to_mnist(path), naive_resize(path))):  # fmt: skip
+        big = np.asarray(Image.open(shown["path"]).convert("L"), float)
+        assert big.shape == (140, 140)
+        small = big.reshape(28, 5, 28, 5).mean(axis=(1, 3))  # each pixel was shown as 5x5
+        assert np.abs(small - own).mean() < 2 < 20 < np.abs(small - other).mean()
     for stub in stubs.values():
         stub.seen.clear()
 
