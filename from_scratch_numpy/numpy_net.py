@@ -105,25 +105,30 @@ class Network:
         return [pair for layer in self.layers if hasattr(layer, "parameters")
                 for pair in layer.parameters()]
 
-    def l2_penalty(self):
-        """(lambda / 2) * sum of squared weights W (biases are not decayed)."""
-        weights = [layer.W for layer in self.layers if hasattr(layer, "W")]
-        return 0.5 * self.weight_decay * sum(float(np.sum(W**2)) for W in weights)
-
-    def loss(self, X, y, training=False):
-        """Cross-entropy of the network's logits plus the L2 penalty."""
-        return self.loss_fn.forward(self.forward(X, training), y) + self.l2_penalty()
-
-    def predict(self, X):
-        """The class with the largest logit, for each row of X (evaluation mode)."""
-        return self.forward(X).argmax(axis=1)
-
 def add_to_class(Class):
     """Decorator: add the function below to ``Class`` as a method (a class across several cells)."""
     def register(method):
         setattr(Class, method.__name__, method)
     return register
 
+
+@add_to_class(Network)
+def l2_penalty(self):
+    """(lambda / 2) * sum of squared weights W (biases are not decayed)."""
+    weights = [layer.W for layer in self.layers if hasattr(layer, "W")]
+    return 0.5 * self.weight_decay * sum(float(np.sum(W**2)) for W in weights)
+
+
+@add_to_class(Network)
+def loss(self, X, y, training=False):
+    """Cross-entropy of the network's logits plus the L2 penalty."""
+    return self.loss_fn.forward(self.forward(X, training), y) + self.l2_penalty()
+
+
+@add_to_class(Network)
+def predict(self, X):
+    """The class with the largest logit, for each row of X (evaluation mode)."""
+    return self.forward(X).argmax(axis=1)
 
 @add_to_class(Network)
 def backward(self):
