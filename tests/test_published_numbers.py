@@ -97,10 +97,10 @@ def record_problems(record: dict) -> list[str]:
         if in_table and table_seeds is not None and sorted(in_table) != table_seeds.get(title):
             problems.append(f"{title!r} records seeds {table_seeds.get(title)}, "
                             f"its runs have seeds {sorted(in_table)}")  # fmt: skip
-    final = metrics.get("final") or {}
-    for row in tables.get("Test accuracy", []):
-        if "test_accuracy_per_seed" in final:
-            expected = format_mean_std(final["test_accuracy_per_seed"])
+    for row in tables.get("Test accuracy", []):  # the NumPy MLP's row and the NumPy CNN's
+        runs = metrics.get("cnn" if "CNN" in row.get("model", "") else "final") or {}
+        if "test_accuracy_per_seed" in runs:
+            expected = format_mean_std(runs["test_accuracy_per_seed"])
             if row.get("test accuracy (%)") != expected:
                 problems.append(
                     f"'Test accuracy': {row.get('test accuracy (%)')!r}, its runs give {expected!r}"
@@ -275,3 +275,6 @@ def test_a_numpy_record_with_a_seed_missing_is_caught():
     record = json.loads((RESULTS / "numpy_mlp.json").read_text(encoding="utf-8"))
     record["metrics"]["final"]["test_accuracy_per_seed"][0] -= 0.01
     assert any("'Test accuracy'" in p for p in record_problems(record))
+    record = json.loads((RESULTS / "numpy_mlp.json").read_text(encoding="utf-8"))
+    record["metrics"]["cnn"]["test_accuracy_per_seed"][0] -= 0.01
+    assert any("'Test accuracy': '99" in p for p in record_problems(record))  # the CNN's row
