@@ -43,3 +43,20 @@ def test_describe_names_every_setting():
         "784-800-800-10, he init, float32, dropout 0.4, label smoothing 0.1, L2 5e-05, "
         "Adam lr 0.001, cosine, batch 128, 10 epochs, shuffled"
     )
+
+
+def test_flush_tiny_zeroes_subnormal_weights_and_optimizer_state_only():
+    """Values below TINY in the weights and in Adam's moments become 0; the rest is untouched."""
+    net = numpy_net.mlp((4, 3, 3), seed=0)
+    optimizer = numpy_net.Adam(1e-3)
+    x, y = blobs(8, d=4)
+    net.train_step(x, y, optimizer)  # creates Adam's m and v
+    arrays = [W for W, _ in net.parameters()] + list(optimizer.m) + list(optimizer.v)
+    flat = [a.reshape(-1) for a in arrays]  # views: the arrays are contiguous
+    for a in flat:
+        a[0], a[-1] = T.TINY / 10, -T.TINY / 10
+    before = [a.copy() for a in flat]
+    T.flush_tiny(net, optimizer)
+    for a, b in zip(flat, before, strict=True):
+        assert a[0] == 0 and a[-1] == 0
+        np.testing.assert_array_equal(a[1:-1], b[1:-1])
