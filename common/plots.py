@@ -313,3 +313,19 @@ def plot_digit_prediction(
     bars.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
     bars.grid(axis="x", visible=False)
     return fig
+
+
+def show_prediction(image, predict_proba, class_names=None, title=None) -> Figure:
+    """Classify ``image`` twice, squeezed naively and MNIST-style (``naive_resize`` and
+    ``to_mnist`` of :mod:`common.handwriting`), with ``predict_proba(uint8 images (N, 28, 28))``,
+    and show both side by side (:func:`plot_digit_prediction`)."""
+    from common.handwriting import naive_resize, to_mnist
+
+    naive, normalised = naive_resize(image), to_mnist(image)
+    proba_naive, proba_normalised = predict_proba(np.stack([naive, normalised]))
+    fig = plot_digit_prediction(
+        image, naive, normalised, proba_naive, proba_normalised, class_names
+    )
+    if title:
+        fig.suptitle(title)
+    return fig

@@ -18,7 +18,7 @@ import numpy as np
 
 from .repro import library_versions, machine_info
 
-MODES = ("full", "quick", "smoke")
+MODES = ("full", "standard", "quick", "smoke")
 _PROJECT_MARKER = 'name = "mnist-derin-ogrenme"'
 
 

@@ -101,7 +101,8 @@ def _cnn_predictor(models: Path, x, y) -> Predictor:
         model = keras.models.load_model(path)
     else:
         print(f"CNN: {path} not found (run `make reproduce`); training a quick one")
-        model = keras_models.compile_model(keras_models.build_cnn(augment=False), "adam", 1e-3)
+        model = keras_models.build_cnn(augment=False)
+        keras_models.compile_model(model, keras.optimizers.Adam(1e-3))
         # batches of 32: enough steps in one epoch for BatchNorm's running statistics to settle
         model.fit(x[..., None].astype("float32") / 255, y, epochs=1, batch_size=32, verbose=1)
     return lambda images: keras_models.predict_proba(model, images)  # uint8 (N, 28, 28)
