@@ -339,3 +339,26 @@ def test_comparison_starts_at_zero_for_large_differences_and_rejects_empty_input
         plots.plot_comparison({}, "acc")
     with pytest.raises(ValueError, match="empty"):
         plots.plot_comparison({"A": [0.9], "B": []}, "acc")
+
+
+def test_show_prediction_classifies_both_versions_of_the_image():
+    from common.handwriting import naive_resize, to_mnist
+
+    image = np.zeros((60, 40), np.uint8)
+    image[10:50, 15:25] = 255  # a white stroke on black: a "1"
+    seen = []
+
+    def predict_proba(images):
+        seen.append(images)
+        p = np.full((len(images), 10), 0.02)
+        p[:, 1] = 0.82
+        return p
+
+    fig = plots.show_prediction(image, predict_proba, title="a one")
+    (batch,) = seen
+    assert batch.shape == (2, 28, 28) and batch.dtype == np.uint8
+    np.testing.assert_array_equal(batch[0], naive_resize(image))
+    np.testing.assert_array_equal(batch[1], to_mnist(image))
+    assert fig._suptitle.get_text() == "a one"
+    assert "-> 1 (82%)" in fig.axes[2].get_title()
+    plt.close(fig)
