@@ -2,7 +2,8 @@
 # make reproduce  - both notebooks in full mode on the genuine data, executed in place, the benchmark,
 #                   results/RESULTS.md and the README tables rebuilt from results/*.json. Stops, and
 #                   says how to get the data, when the genuine dataset is neither found nor downloadable.
-# make quick      - both notebooks in quick mode (whatever data is available, even the offline
+# make quick      - both notebooks in quick mode (the Keras notebook runs its default "standard"
+#                   mode: one seed, full data), on whatever data is available (even the offline
 #                   sample), into results/quick/; the committed results are left alone
 # make smoke      - the same on the smoke settings, into results/smoke/ (a couple of minutes)
 # make bench      - the NumPy-vs-Keras benchmark table (results/benchmark.md)
@@ -111,4 +112,4 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache results/smoke results/quick mutants
+	rm -rf $(VENV) .pytest_cache .ruff_cache results/smoke results/quick results/standard mutants

@@ -189,17 +189,21 @@ def train_cnn(x, y, x_test, y_test, epochs, seed):
 
 
 def train_keras(x, y, x_test, y_test, epochs, seed):
-    """The same network in Keras (``build_mlp``, ``make_optimizer``, ``make_schedule``)."""
+    """The same network in Keras: Dense-ReLU(-Dropout) layers, Adam, the cosine schedule."""
     import keras
-
-    from advance_pipeline_tensorflow.keras_models import build_mlp, make_optimizer, make_schedule
+    from keras import layers
 
     r = train.IMPROVED
     keras.utils.set_random_seed(seed)
-    model = build_mlp(list(r.sizes[1:-1]), dropout=r.dropout)
+    hidden = [
+        layer for width in r.sizes[1:-1]
+        for layer in [layers.Dense(width, activation="relu")] + [layers.Dropout(r.dropout)] * (r.dropout > 0)
+    ]  # fmt: skip
+    model = keras.Sequential([keras.Input((28, 28, 1)), layers.Flatten(), *hidden, layers.Dense(10)])
     steps = -(-len(x) // r.batch_size)
+    schedule = keras.optimizers.schedules.CosineDecay(r.lr, epochs * steps, alpha=0.01)
     model.compile(
-        optimizer=make_optimizer("adam", make_schedule("cosine", r.lr, epochs * steps)),
+        optimizer=keras.optimizers.Adam(schedule),
         loss=keras.losses.CategoricalCrossentropy(
             from_logits=True, label_smoothing=r.label_smoothing
         ),

@@ -360,3 +360,19 @@ def plot_feature_maps(image: ArrayLike, maps: Mapping[str, ArrayLike], n: int = 
             axes[row, c + 1].set_title(f"{label}\n{a.shape[0]}x{a.shape[1]}" if c == 0 else label,
                                        fontsize=8, fontweight="normal")  # fmt: skip
     return _finish(fig, title)
+
+
+def show_prediction(image, predict_proba, class_names=None, title=None) -> Figure:
+    """Classify ``image`` twice, squeezed naively and MNIST-style (``naive_resize`` and
+    ``to_mnist`` of :mod:`common.handwriting`), with ``predict_proba(uint8 images (N, 28, 28))``,
+    and show both side by side (:func:`plot_digit_prediction`)."""
+    from common.handwriting import naive_resize, to_mnist
+
+    naive, normalised = naive_resize(image), to_mnist(image)
+    proba_naive, proba_normalised = predict_proba(np.stack([naive, normalised]))
+    fig = plot_digit_prediction(
+        image, naive, normalised, proba_naive, proba_normalised, class_names
+    )
+    if title:
+        fig.suptitle(title)
+    return fig

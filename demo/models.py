@@ -77,7 +77,9 @@ def numpy_predictor(models: Path, x=None, y=None) -> Predictor:
 
 def cnn_predictor(models: Path, x=None, y=None) -> Predictor:
     """The shipped CNN, else (with training data ``x, y``) a quick one, saying why."""
-    from advance_pipeline_tensorflow import keras_models
+    import keras
+
+    from advance_pipeline_tensorflow import keras_models, study
 
     path = Path(models) / "cnn.keras"
     try:
@@ -87,10 +89,12 @@ def cnn_predictor(models: Path, x=None, y=None) -> Predictor:
         if x is None:
             raise
         print(f"CNN: {e} (`make reproduce` saves it); training a quick one")
-        model = keras_models.compile_model(keras_models.build_cnn(augment=False), "adam", 1e-3)
+        model = keras_models.compile_model(
+            keras_models.build_cnn(augment=False), keras.optimizers.Adam(1e-3)
+        )
         # batches of 32: enough steps in one epoch for BatchNorm's running statistics to settle
         model.fit(x[..., None].astype("float32") / 255, y, epochs=1, batch_size=32, verbose=1)
-    return lambda images: keras_models.predict_proba(model, images)  # uint8 (N, 28, 28)
+    return lambda images: study.predict_proba(model, images)  # uint8 (N, 28, 28)
 
 
 def load_predictors(models: Path = SHIPPED, n_quick: int = 15_000) -> dict[str, Predictor]:

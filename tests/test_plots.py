@@ -366,3 +366,26 @@ def test_plot_feature_maps_rows_of_channels():
         plots.plot_feature_maps(np.zeros(784), {})
     with pytest.raises(ValueError, match=r"must have shape \(H, W, channels\)"):
         plots.plot_feature_maps(np.zeros(784), {"flat": np.zeros(10)})
+
+
+def test_show_prediction_classifies_both_versions_of_the_image():
+    from common.handwriting import naive_resize, to_mnist
+
+    image = np.zeros((60, 40), np.uint8)
+    image[10:50, 15:25] = 255  # a white stroke on black: a "1"
+    seen = []
+
+    def predict_proba(images):
+        seen.append(images)
+        p = np.full((len(images), 10), 0.02)
+        p[:, 1] = 0.82
+        return p
+
+    fig = plots.show_prediction(image, predict_proba, title="a one")
+    (batch,) = seen
+    assert batch.shape == (2, 28, 28) and batch.dtype == np.uint8
+    np.testing.assert_array_equal(batch[0], naive_resize(image))
+    np.testing.assert_array_equal(batch[1], to_mnist(image))
+    assert fig._suptitle.get_text() == "a one"
+    assert "-> 1 (82%)" in fig.axes[2].get_title()
+    plt.close(fig)
