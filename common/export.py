@@ -12,6 +12,8 @@ from common.results import atomic_write
 ROOT = Path(__file__).resolve().parents[1]
 MODULES = {  # notebook -> the module its export cells are written to (paths inside the repository)
     "from_scratch_numpy/basic_algorithm_numpy.ipynb": "from_scratch_numpy/numpy_net.py",
+    "advance_pipeline_tensorflow/advanced_algorithm_keras_pipeline.ipynb":
+        "advance_pipeline_tensorflow/keras_models.py",
 }
 
 
