@@ -72,45 +72,47 @@ PLANTED = {
         (f"{THIS}::test_fast_network_with_sgd_or_momentum_and_l2_equals_the_lesson",),
     ),
     "keras-tuner's objective 'accuracy'": Planted(
-        "advance_pipeline_tensorflow/keras_models.py",
+        "advance_pipeline_tensorflow/study.py",
         'objective="val_accuracy"',
         'objective="accuracy"',
-        (f"{THIS}::test_the_tuner_scores_trials_by_validation_accuracy",),
+        ("tests/test_study.py::test_tuner_scores_and_chooses_trials_on_validation_accuracy",),
         tf=True,
     ),
     "BatchNormalization momentum 0.5 (MLP)": Planted(
-        "advance_pipeline_tensorflow/keras_models.py",
-        'layers.BatchNormalization(name=f"bn{i}")',
-        'layers.BatchNormalization(momentum=0.5, name=f"bn{i}")',
-        (f"{THIS}::test_batchnorm_keeps_keras_s_momentum",),
+        "advance_pipeline_tensorflow/keras_models.py",  # generated from the notebook
+        '"batchnorm": [layers.Dense(128), layers.BatchNormalization(), layers.ReLU()],',
+        '"batchnorm": [layers.Dense(128), layers.BatchNormalization(momentum=0.5), layers.ReLU()],',
+        ("tests/test_keras_models.py::test_batchnorm_layers_keep_keras_defaults",),
         tf=True,
     ),
     "BatchNormalization momentum 0.5 (CNN)": Planted(
         "advance_pipeline_tensorflow/keras_models.py",
-        'layers.BatchNormalization(name=f"{name}_bn")',
-        'layers.BatchNormalization(momentum=0.5, name=f"{name}_bn")',
-        (f"{THIS}::test_batchnorm_keeps_keras_s_momentum",),
+        "                  layers.BatchNormalization(), layers.ReLU()]",
+        "                  layers.BatchNormalization(momentum=0.5), layers.ReLU()]",
+        ("tests/test_keras_models.py::test_batchnorm_layers_keep_keras_defaults",),
         tf=True,
     ),
     "predict_proba in training mode": Planted(
-        "advance_pipeline_tensorflow/keras_models.py",
+        "advance_pipeline_tensorflow/study.py",
         "logits = model.predict(x, batch_size=batch_size, verbose=0)",
         "logits = model(x, training=True)",
-        (f"{THIS}::test_predict_proba_runs_the_model_in_inference_mode",),
+        ("tests/test_keras_models.py::test_predict_proba_runs_the_model_in_inference_mode",),
         tf=True,
     ),
     "Keras early stopping with restore_best_weights=False": Planted(
         "advance_pipeline_tensorflow/study.py",
         "restore_best_weights=True",
         "restore_best_weights=False",
-        (f"{THIS}::test_study_train_s_early_stopping_keeps_the_best_epoch_s_weights",),
+        (
+            "tests/test_study.py::test_early_stopping_restores_the_best_validation_epoch_not_the_best_test_epoch",
+        ),
         tf=True,
     ),
     "summary_table's val acc column from test accuracy": Planted(
         "advance_pipeline_tensorflow/study.py",
         '"val acc (%)": ms(r["val_acc"] for r in rs),',
         '"val acc (%)": ms(r["test_acc"] for r in rs),',
-        (f"{THIS}::test_study_summary_table_columns_come_from_their_own_numbers",),
+        ("tests/test_study.py::test_summary_table_columns_come_from_their_own_numbers",),
         tf=True,
     ),
     "the demo shows the naive resize as the MNIST-style image": Planted(
@@ -278,103 +280,3 @@ def test_fashion_mnist_class_names_are_zalando_s_in_label_order():
     from common.data import DATASETS
 
     assert tuple(DATASETS["fashion_mnist"].class_names) == ZALANDO_LABELS
-
-
-# ----------------------------------------------------------------------------- keras_models.py
-def _images(n, seed=0):
-    return (np.random.default_rng(seed).random((n, 28, 28)) * 255).astype(np.uint8)
-
-
-@pytest.mark.tf
-def test_the_tuner_scores_trials_by_validation_accuracy(tmp_path):
-    pytest.importorskip("keras_tuner")
-    from advance_pipeline_tensorflow import keras_models as km
-
-    tuner = km.make_random_search(km.make_hypermodel(units=(8,)), directory=tmp_path,
-                                  project_name="t", max_trials=1)  # fmt: skip
-    objective = tuner.oracle.objective
-    assert (objective.name, objective.direction) == ("val_accuracy", "max")
-
-
-@pytest.mark.tf
-def test_batchnorm_keeps_keras_s_momentum():
-    """Every BatchNorm layer of every builder keeps Keras's momentum 0.99: after one training
-    batch the moving mean has moved 1 % of the way to the batch mean."""
-    import keras
-
-    from advance_pipeline_tensorflow import keras_models as km
-
-    models = [km.build_mlp(8, batchnorm=True), km.build_original_mlp("batchnorm_dropout")]
-    models += [km.build_cnn()] + (
-        [km.build_residual_cnn()] if hasattr(km, "build_residual_cnn") else []
-    )
-    bns = [lay for m in models for lay in _all_layers(m)
-           if isinstance(lay, keras.layers.BatchNormalization)]  # fmt: skip
-    assert len(bns) >= 4
-    assert {round(float(bn.momentum), 6) for bn in bns} == {0.99}
-    bn = keras.layers.BatchNormalization()
-    batch = np.full((4, 3), 5.0, np.float32)
-    bn(batch, training=True)
-    np.testing.assert_allclose(np.asarray(bn.moving_mean), 0.05, rtol=1e-5)
-
-
-def _all_layers(model):
-    for layer in model.layers:
-        yield layer
-        if hasattr(layer, "layers"):
-            yield from _all_layers(layer)
-
-
-@pytest.mark.tf
-def test_predict_proba_runs_the_model_in_inference_mode():
-    """Dropout 0.9 at inference would change every answer: predictions are deterministic and
-    equal the model's output with training=False."""
-    import keras
-
-    from advance_pipeline_tensorflow import keras_models as km
-
-    model = km.build_mlp(64, dropout=0.9)
-    x = _images(16)
-    p = km.predict_proba(model, x)
-    logits = np.asarray(model(x[..., None].astype("float32") / 255, training=False))
-    np.testing.assert_allclose(p, np.asarray(keras.ops.softmax(logits)), rtol=1e-5, atol=1e-7)
-    np.testing.assert_array_equal(km.predict_proba(model, x), p)
-
-
-# ----------------------------------------------------------------------------- study.py
-@pytest.mark.tf
-def test_study_train_s_early_stopping_keeps_the_best_epoch_s_weights():
-    """Random labels: the validation loss soon rises; after early stopping the model is the best
-    epoch's (its validation loss is the history's minimum), not the last one's."""
-    from advance_pipeline_tensorflow import keras_models as km
-    from advance_pipeline_tensorflow import study
-    from common.tf_data import make_dataset
-
-    rng = np.random.default_rng(0)
-    x, y = _images(256), rng.integers(0, 10, 256)
-    run = study.train(lambda: km.build_mlp(128), "adam", 3e-2, seed=0, epochs=20,
-                      train_data=make_dataset(x[:192], y[:192], batch_size=32, shuffle=True, seed=0),
-                      val_data=make_dataset(x[192:], y[192:], batch_size=64), label="es",
-                      early_stop_patience=2)  # fmt: skip
-    val_loss = run["history"]["val_loss"]
-    best = int(np.argmin(val_loss))
-    assert best < len(val_loss) - 1, "the run never got worse: the test says nothing"
-    loss = run["model"].evaluate(make_dataset(x[192:], y[192:], batch_size=64), verbose=0)[0]
-    assert loss == pytest.approx(val_loss[best], rel=1e-4)
-
-
-@pytest.mark.tf
-def test_study_summary_table_columns_come_from_their_own_numbers():
-    """Validation and test accuracy differ in every run: each column shows its own."""
-    from advance_pipeline_tensorflow import study
-    from common import metrics
-
-    runs = [{"seed": s, "val_acc": v, "test_acc": t, "test_loss": 0.1 * (s + 1), "seconds": 10.0 * (s + 1),
-             "history": {"loss": [1.0] * (s + 2)}}
-            for s, (v, t) in enumerate([(0.90, 0.80), (0.94, 0.82)])]  # fmt: skip
-    row = study.summary_table({"m": runs}).loc["m"]
-    assert row["val acc (%)"] == metrics.format_mean_std([0.90, 0.94], scale=100.0, digits=2)
-    assert row["test acc (%)"] == metrics.format_mean_std([0.80, 0.82], scale=100.0, digits=2)
-    assert row["test loss"] == metrics.format_mean_std([0.1, 0.2], scale=1.0, digits=4)
-    assert row["epochs"] == metrics.format_mean_std([2, 3], scale=1.0, digits=1)
-    assert row["seeds"] == 2
