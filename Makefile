@@ -2,9 +2,9 @@
 # make reproduce  - both notebooks in full mode on the genuine data, executed in place, the benchmark,
 #                   results/RESULTS.md and the README tables rebuilt from results/*.json. Stops, and
 #                   says how to get the data, when the genuine dataset is neither found nor downloadable.
-# make quick      - both notebooks in quick mode (the Keras notebook runs its default "standard"
-#                   mode: one seed, full data), on whatever data is available (even the offline
-#                   sample), into results/quick/; the committed results are left alone
+# make quick      - both notebooks in their default "standard" mode (what a learner's "Run all" does:
+#                   one seed, full data), on whatever data is available (even the offline sample),
+#                   into results/standard/; the committed results are left alone
 # make smoke      - the same on the smoke settings, into results/smoke/ (a couple of minutes)
 # make bench      - the NumPy-vs-Keras benchmark table (results/benchmark.md)
 # make export     - write the notebooks' `#| export` cells to their modules (numpy_net.py, keras_models.py)
@@ -68,7 +68,7 @@ check-data: $(STAMP)
 	       echo "Put the four IDX files (train-images-idx3-ubyte.gz, ...) in a folder and run"; \
 	       echo "  MNIST_DATA_DIR=/path/to/that/folder make reproduce"; \
 	       echo "or connect to the internet once (the data is then cached). For a run on whatever data is"; \
-	       echo "available, the offline sample included, use 'make quick' (results in results/quick/)."; \
+	       echo "available, the offline sample included, use 'make quick' (results in results/standard/)."; \
 	       exit 1; }
 
 reproduce: check-data
@@ -76,7 +76,7 @@ reproduce: check-data
 	$(call run_notebooks,full)
 
 quick: $(STAMP)
-	$(call run_notebooks,quick)
+	$(call run_notebooks,standard)
 
 smoke: $(STAMP)
 	$(call run_notebooks,smoke)
