@@ -4,12 +4,13 @@ that writes its results, figures and model."""
 
 from __future__ import annotations
 
-import ast
 import json
 import re
 
+import nbformat
 import pytest
 from conftest import REPO_ROOT, execute_notebook
+from notebook_rules import check_notebook
 
 NOTEBOOK = REPO_ROOT / "advance_pipeline_tensorflow" / "advanced_algorithm_keras_pipeline.ipynb"
 
@@ -24,8 +25,6 @@ FIGURES = (
     "best_misclassified",
 )
 MLPS = {"Adam", "SGD", "Dropout", "BatchNorm", "BN+Dropout", "BatchNorm+RMSprop (original)"}
-TEST_NAME = re.compile(r"\b(?:test_\w+|\w+_test(?:_\w+)?)\b|\bdata\[1\]")  # x_test, test_acc, ...
-TRAINS_OR_CHOOSES = re.compile(r"(?:\.fit|\btrain|\.search|\bchoose_\w+|\bbest_\w+)\s*\(")
 
 
 def _code_cells(nb: dict) -> list[tuple[str, bool]]:
@@ -38,45 +37,10 @@ def _load() -> dict:
     return json.loads(NOTEBOOK.read_text(encoding="utf-8"))
 
 
-def _bound(tree: ast.AST) -> set[str]:
-    names = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
-            names.add(node.id)
-        elif isinstance(node, (ast.FunctionDef, ast.ClassDef)):
-            names.add(node.name)
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            names |= {(a.asname or a.name).split(".")[0] for a in node.names}
-    return names
-
-
 def find_test_set_violations(nb: dict) -> list[str]:
-    """What breaks the test-set discipline (CONVENTIONS.md): a code cell naming a test-set
-    variable without the `test-set` tag; a `test-set` cell that trains, tunes or chooses; an
-    untagged cell reading a name whose latest binding was made in a `test-set` cell."""
-    problems, last_binder = [], {}
-    for i, (src, tagged) in enumerate(_code_cells(nb)):
-        code = "\n".join(ln for ln in src.splitlines() if not ln.lstrip().startswith(("%", "!")))
-        names = sorted(set(TEST_NAME.findall(code)))
-        if names and not tagged:
-            problems.append(f"cell {i} names {names} without the test-set tag")
-        if tagged and TRAINS_OR_CHOOSES.search(code):
-            problems.append(
-                f"test-set cell {i} trains or chooses: {TRAINS_OR_CHOOSES.search(code)[0]}"
-            )
-        tree = ast.parse(code)
-        bound = _bound(tree)
-        if not tagged:
-            read = {
-                n.id
-                for n in ast.walk(tree)
-                if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
-            }
-            leaked = sorted(n for n in read - bound if last_binder.get(n) is True)
-            if leaked:
-                problems.append(f"cell {i} reads {leaked}, last bound in a test-set cell")
-        last_binder |= dict.fromkeys(bound, tagged)
-    return problems
+    """What breaks the test-set discipline (CONVENTIONS.md), by the rules both notebooks are held
+    to (tests/notebook_rules.py): one checker, not a second copy of it."""
+    return [str(v) for v in check_notebook(nbformat.reads(json.dumps(nb), as_version=4))]
 
 
 def test_the_notebook_keeps_the_test_set_discipline():
