@@ -232,7 +232,13 @@ def train(recipe, x, y, validation_data=None, *, seed=0, epochs=None, build=nump
                     seed=seed, lr_schedule=lr_schedule, **given, **options)  # fmt: skip
 
 
-def _evaluate(net, x, y, batch_size: int = 4096) -> tuple[float, float]:
+# Evaluation runs in batches: 1,024 images keep the CNN's im2col copy small (6,000 validation
+# images, 2-core AMD EPYC, idle: 0.84 s in batches of 1,024, 3.3 s in batches of 4,096; the MLP
+# 0.09 s either way).
+EVAL_BATCH = 1024
+
+
+def _evaluate(net, x, y, batch_size: int = EVAL_BATCH) -> tuple[float, float]:
     """(mean loss including the L2 penalty, accuracy) of checked, converted inputs."""
     total_loss, correct = 0.0, 0
     for i in range(0, len(x), batch_size):
@@ -242,14 +248,14 @@ def _evaluate(net, x, y, batch_size: int = 4096) -> tuple[float, float]:
     return total_loss / len(x) + net.l2_penalty(), correct / len(x)
 
 
-def evaluate(net, images, labels, batch_size: int = 4096) -> tuple[float, float]:
+def evaluate(net, images, labels, batch_size: int = EVAL_BATCH) -> tuple[float, float]:
     """(mean loss including the L2 penalty, accuracy) of ``net`` on uint8 images or floats in
     [0, 1] and integer labels, in evaluation mode."""
     x, batch_size = checks.check_inputs(net, images), checks.check_batch_size(batch_size)
     return _evaluate(net, x, checks.check_labels(net, labels, len(x)), batch_size)
 
 
-def predict_proba(net, images, batch_size: int = 4096) -> np.ndarray:
+def predict_proba(net, images, batch_size: int = EVAL_BATCH) -> np.ndarray:
     """Class probabilities softmax(z), shape (N, K), of uint8 images or floats in [0, 1]."""
     x, n = checks.check_inputs(net, images), checks.check_batch_size(batch_size)
     z = np.concatenate([net.forward(x[i : i + n]) for i in range(0, len(x), n)])
@@ -257,7 +263,7 @@ def predict_proba(net, images, batch_size: int = 4096) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
-def predict(net, images, batch_size: int = 4096) -> np.ndarray:
+def predict(net, images, batch_size: int = EVAL_BATCH) -> np.ndarray:
     """The most probable class of each image (uint8 or floats in [0, 1])."""
     return predict_proba(net, images, batch_size).argmax(axis=1)
 
