@@ -1,5 +1,11 @@
 """common.data: every source, every error path, on data the tests make, and the genuine MNIST
-when MNIST_DATA_DIR is set."""
+when MNIST_DATA_DIR is set.
+
+Survivors of `make mutate` (read_idx) left as equivalent: ``int.from_bytes`` without "big" (Python
+3.11's default byte order is big); ``f.read(size + 2)`` for ``size + 1`` (any extra byte shows
+trailing data); ``len(body) <= size`` choosing the message (reached only when ``len(body) != size``);
+``size >= MAX_IDX_BYTES`` (refuses a file of exactly the 2 GiB cap: one byte of boundary, not tested
+with a 2 GiB file)."""
 
 from __future__ import annotations
 
@@ -126,7 +132,7 @@ def test_bad_magic_number_is_named(tmp_path):
     path = tmp_path / "t10k-labels-idx1-ubyte"
     path.write_bytes(b"\x00\x00\x0d\x01" + (3).to_bytes(4, "big") + b"\x01\x02\x03")
     with pytest.raises(
-        MnistDataError, match=r"t10k-labels-idx1-ubyte: bad magic number 0x00000d01"
+        MnistDataError, match=r"t10k-labels-idx1-ubyte: bad magic number 0x00000d01: not IDX data$"
     ):
         read_idx(path)
 
@@ -249,11 +255,27 @@ def test_folder_partly_matching_a_dataset_is_refused(fake_mnist, tmp_path):
     folder = write_idx_dir(tmp_path / "d", changed)
     with pytest.raises(
         MnistDataError,
-        match=r"train-images-idx3-ubyte.gz: SHA-256 does not match the official MNIST",
+        match=r"train-images-idx3-ubyte.gz: SHA-256 does not match the official MNIST file while "
+        r"the other files do: corrupted, or another dataset \(to read another dataset: "
+        r"dataset=<folder>; one derived from it on purpose: "
+        r"load_mnist\(folder, verify_checksums=False\)\)$",
     ):
         load_dataset(folder)
     derived = load_mnist(folder, verify_checksums=False)  # the way to read it on purpose
     assert derived.source.verified == "structure" and derived.name.startswith("custom-d-")
+
+
+def test_other_data_read_as_mnist_is_refused_without_the_partly_clause(fake_mnist, tmp_path):
+    """No file matches: the message names the first file, and no "while the other files do"."""
+    other = make_arrays(n_train=50, n_test=20, seed=8)
+    other = {k: a[::-1].copy() for k, a in other.items()}  # labels too: nothing like fake_mnist's
+    folder = write_idx_dir(tmp_path / "d", other)
+    with pytest.raises(
+        MnistDataError,
+        match=r"train-images-idx3-ubyte.gz: SHA-256 does not match the official MNIST file: "
+        r"corrupted, or another dataset \(",
+    ):
+        load_mnist(folder)
 
 
 def test_reads_keras_npz_folder(fake_mnist, tmp_path):
@@ -633,7 +655,18 @@ def test_subsample():
     xs, ys = subsample(x, y, 100, seed=1)
     assert len(xs) == 100 and np.bincount(ys).tolist() == [10] * 10
     np.testing.assert_array_equal(y[xs], ys)
-    assert subsample(x, y, 1000)[0] is x
+    assert subsample(x, y, 1000)[0] is x and subsample(x, y, 500)[0] is x  # n >= len: all of them
+    np.testing.assert_array_equal(subsample(x, y, 100)[0], subsample(x, y, 100, seed=0)[0])
+    assert not np.array_equal(np.sort(subsample(x, y, 100)[0]), np.sort(xs))  # seed 0 is not 1
+
+
+def test_split_defaults_are_a_tenth_and_seed_0():
+    y = np.repeat(np.arange(10), 30)
+    x = np.arange(300)
+    (x_tr, _), (x_val, _) = train_val_split(x, y)
+    assert len(x_val) == 30
+    np.testing.assert_array_equal(x_val, train_val_split(x, y, 0.1, seed=0)[1][0])
+    np.testing.assert_array_equal(x_tr, train_val_split(x, y, 0.1, seed=0)[0][0])
 
 
 # --- The genuine MNIST (MNIST_DATA_DIR, set by CI) ---------------------------------------------------

@@ -173,7 +173,7 @@ def test_tunable_mlp_uses_the_hyperparameters():
 
 
 # ----------------------------------------------------------------------------- predictions
-def test_predict_proba_accepts_uint8_and_float_images():
+def test_predict_proba_accepts_uint8_and_float_images(capsys):
     model = km.build_mlp("adam")
     x = (np.random.default_rng(0).random((5, 28, 28)) * 255).astype(np.uint8)
     p = km.predict_proba(model, x)
@@ -183,6 +183,10 @@ def test_predict_proba_accepts_uint8_and_float_images():
     np.testing.assert_allclose(
         km.predict_proba(model, x[..., None] / 255.0), p, rtol=1e-5, atol=1e-7
     )
+    white = np.ones((2, 28, 28))  # 1.0 is the brightest float pixel, not an unscaled one
+    np.testing.assert_allclose(km.predict_proba(model, white),
+                               km.predict_proba(model, np.full((2, 28, 28), 255, np.uint8)))  # fmt: skip
+    assert capsys.readouterr().out == ""  # no progress bar
 
 
 def test_predict_proba_runs_the_model_in_inference_mode():
@@ -196,17 +200,28 @@ def test_predict_proba_runs_the_model_in_inference_mode():
     np.testing.assert_allclose(p, np.asarray(keras.ops.softmax(logits)), rtol=1e-5, atol=1e-6)
 
 
+SHAPE = r"images must be \(N, 28, 28\) or \(N, 28, 28, 1\), got shape"
+RANGE = (
+    r"pixel values must be in \[0, 1\] for float images \(unscaled\? divide uint8 pixels by 255\), "
+    r"got values in"
+)
+
+
 @pytest.mark.parametrize(
     ("images", "match"),
     [
-        (np.zeros((2, 32, 32), np.uint8), r"\(N, 28, 28\).*got shape \(2, 32, 32\)"),
-        (np.zeros((2, 28, 28, 3), np.float32), r"got shape \(2, 28, 28, 3\)"),
-        (np.zeros((28, 28), np.uint8), r"got shape \(28, 28\)"),
-        (np.where(np.eye(28)[None] > 0, np.nan, 0.5), "NaN"),
-        (np.full((1, 28, 28), np.inf), "infinite"),
-        (np.full((1, 28, 28), 200.0), r"\[0, 1\].*unscaled.*got values in \[200, 200\]"),
-        (np.full((1, 28, 28), -0.5), r"\[0, 1\]"),
-        (np.full((1, 28, 28), "a"), "numbers"),
+        (np.zeros((2, 32, 32), np.uint8), rf"^{SHAPE} \(2, 32, 32\)$"),
+        (np.zeros((2, 28, 28, 3), np.float32), rf"^{SHAPE} \(2, 28, 28, 3\)$"),
+        (np.zeros((28, 28), np.uint8), rf"^{SHAPE} \(28, 28\)$"),
+        (
+            np.where(np.eye(28)[None] > 0, np.nan, 0.5),
+            "^images contain NaN or infinite pixel values$",
+        ),
+        (np.full((1, 28, 28), np.inf), "^images contain NaN or infinite pixel values$"),
+        (np.full((1, 28, 28), 200.0), rf"^{RANGE} \[200, 200\]$"),
+        (np.full((1, 28, 28), 1.5), rf"^{RANGE} \[1.5, 1.5\]$"),
+        (np.full((1, 28, 28), -0.5), rf"^{RANGE} \[-0.5, -0.5\]$"),
+        (np.full((1, 28, 28), "a"), "^images must be numbers, got dtype <U1$"),
     ],
 )
 def test_predict_proba_refuses_bad_images(images, match):

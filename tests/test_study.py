@@ -1,9 +1,17 @@
 """Behaviour of advance_pipeline_tensorflow.study: training runs, early stopping, the choices (each
-on validation: tested with data where validation and test disagree), tables and results files."""
+on validation: tested with data where validation and test disagree), tables and results files.
+
+Survivors of `make mutate` left as equivalent (no behaviour changes): predict_proba's batch size
+(513, or Keras's default: chunking only); ``astype(None)`` for "float32" (float64 pixels, which the
+model casts to float32: the same answer); ``verbose=None`` for ``model.predict`` / ``model.fit``
+(Keras prints nothing then either: the tests check the output); softmax's ``axis=+1`` or no axis
+(Keras's default -1) on 2-D logits; early_stopping without ``monitor=`` (Keras's default is
+"val_loss", which the test reads back)."""
 
 from __future__ import annotations
 
 import json
+import time
 
 import keras
 import numpy as np
@@ -133,13 +141,45 @@ def test_train_with_patience_stops_on_validation():
     assert len(val_loss) == best + 3 < 30  # stopped 2 epochs after the best one
 
 
+def test_early_stopping_watches_the_validation_loss_and_restores_the_best_weights():
+    cb = study.early_stopping(1)  # the smallest patience is allowed
+    settings = (cb.monitor, cb.mode, cb.patience, cb.restore_best_weights)
+    assert settings == ("val_loss", "min", 1, True)
+    for bad in (0, -2, 1.5, "3"):
+        with pytest.raises(ValueError, match=r"^patience must be a positive integer, got "):
+            study.early_stopping(bad)
+
+
+def test_train_per_epoch_prints_a_line_per_epoch_and_times_the_fit(capsys):
+    (x, y), val, _ = _disagreeing_split()
+    start = time.perf_counter()
+    run = study.train(lambda: _dense(lr=0.05), seed=0, epochs=3, label="pe", per_epoch=True,
+                      train_data=make_dataset_flat(x, y, seed=0),
+                      val_data=make_dataset_flat(*val, seed=0))  # fmt: skip
+    elapsed = time.perf_counter() - start
+    out = capsys.readouterr().out.splitlines()
+    assert [ln.split(":")[0] for ln in out] == ["pe"] * 3  # no Keras progress bar, a line an epoch
+    assert [int(ln.split()[1]) for ln in out] == [1, 2, 3]
+    assert 0 < run["seconds"] <= elapsed and 0 < run["cpu_seconds"] <= 4 * elapsed
+
+
+def test_test_scores_a_zero_probability_with_a_finite_loss():
+    """The test loss clips the true class's probability at 1e-12: a confident mistake costs
+    -log(1e-12), not infinity; the probabilities are kept under "test_proba"."""
+    proba = np.array([[1.0, 0.0], [0.0, 1.0]])
+    run = study.test({"model": None}, np.zeros((2, 28, 28)), np.array([1, 1]), lambda m, x: proba)
+    assert run["test_proba"] is proba and run["test_pred"].tolist() == [0, 1]
+    assert run["test_acc"] == 0.5
+    assert run["test_loss"] == pytest.approx(-np.log(1e-12) / 2)
+
+
 # ----------------------------------------------------------------------------- choices
 def test_choose_best_takes_the_highest_validation_accuracy_first_on_ties():
     val = {0: 0.990, 1: 0.995, 2: 0.993}
     test = {0: 0.997, 1: 0.991, 2: 0.992}  # the test set would pick seed 0
     assert study.choose_best(val) == 1 and study.choose_best(test) == 0
     assert study.choose_best({"b": 0.5, "a": 0.5}) == "b"
-    with pytest.raises(ValueError, match="nothing"):
+    with pytest.raises(ValueError, match="^nothing to choose from$"):
         study.choose_best({})
 
 
@@ -222,8 +262,34 @@ def test_tuner_scores_and_chooses_trials_on_validation_accuracy(tmp_path):
     assert sorted(table["val_accuracy"]) == pytest.approx(sorted(val.values()))
 
 
+def test_random_search_settings_reach_keras_tuner(tmp_path, monkeypatch):
+    """max_trials, seed (1 by default), the folder (emptied: overwrite) and TensorBoard set up
+    only when a TensorBoard callback is passed (keras-tuner's own setup imports tensorboard)."""
+    import keras_tuner as kt
+
+    old = tmp_path / "runs" / "p"
+    old.mkdir(parents=True)
+    (old / "stale.json").write_text("{}")
+    tuner = study.make_random_search(km.build_tunable_mlp, directory=tmp_path / "runs",
+                                     project_name="p", max_trials=3)  # fmt: skip
+    assert (tuner.oracle.max_trials, tuner.oracle.seed) == (3, 1)
+    assert tuner.project_dir == str(tmp_path / "runs" / "p") and not (old / "stale.json").exists()
+    assert study.make_random_search(km.build_tunable_mlp, directory=tmp_path, project_name="q",
+                                    max_trials=1, seed=7).oracle.seed == 7  # fmt: skip
+    calls = []
+    monkeypatch.setattr(kt.RandomSearch, "_configure_tensorboard_dir",
+                        lambda self, *args: calls.append(args), raising=False)  # fmt: skip
+    tuner._configure_tensorboard_dir([keras.callbacks.History()], "trial")
+    assert calls == []
+    board = type("TensorBoard", (), {})()
+    tuner._configure_tensorboard_dir([board], "trial")
+    tuner._configure_tensorboard_dir([board], "trial", 2)
+    assert calls == [([board], "trial", 0), ([board], "trial", 2)]
+
+
 def test_random_search_seed_must_be_positive(tmp_path):
-    with pytest.raises(ValueError, match="keras-tuner takes 0"):
+    why = "keras-tuner takes 0 for no seed and draws one from Python's random"
+    with pytest.raises(ValueError, match=rf"^seed must be >= 1 \({why}\), got 0$"):
         study.make_random_search(km.build_tunable_mlp, directory=tmp_path, project_name="z",
                                  max_trials=1, seed=0)  # fmt: skip
 
@@ -258,6 +324,11 @@ def test_summary_table_columns_come_from_their_own_numbers():
     assert table.loc["m", "val acc (%)"].startswith("85.00 ± ")
     assert table.loc["m", "epochs"].startswith("2.5")
     assert table.loc["m", "seeds"] == "3, 5"
+    assert table.loc["m"].to_dict() == {
+        "test acc (%)": "100.00 ± 0.00", "val acc (%)": "85.00 ± 7.07",
+        "test loss": "0.1000 ± 0.0000", "epochs": "2.5 ± 0.7", "train time (s)": "1 ± 0",
+        "seeds": "3, 5",
+    }  # fmt: skip
     assert study.seeds_of({"a": runs, "b": [_run(1, y, y), _run(3, y, y)]}) == [1, 3, 5]
 
 

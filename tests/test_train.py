@@ -246,8 +246,8 @@ def test_shuffle_false_keeps_the_data_order():
 def test_diverging_run_stops_with_a_clear_error():
     x, y = blobs(256)
     with pytest.raises(
-        T.TrainingDivergedError, match=r"diverged.*epoch \d+.*smaller learning rate"
-    ):
+        T.TrainingDivergedError, match=r"diverged.*epoch \d+, step \d+/8 .*smaller learning rate"
+    ):  # 256 digits in batches of 32: 8 steps an epoch
         quiet_fit(nn.mlp((20, 16, 3), seed=0), nn.SGD(1e6), x, y, epochs=5, batch_size=32)
 
 

@@ -8,11 +8,17 @@ evaluate/predict (chunking only); load_weights' size limit made larger (1 << 21,
 margin: the limit is still twice the float64 size); np.errstate's overflow setting before a
 finiteness check that refuses the same values; another letter in the dtype-kind string "fiu";
 the warm-up halved twice (numpy_net.build halves it too); divide="ignore" dropped from fit's
-errstate (the fused softmax cross-entropy never divides by zero). Accepted as cosmetic: the progress
-bar's look (tqdm's ascii, ncols, unit).
+errstate (the fused softmax cross-entropy never divides by zero); the name an error message gives
+the bad value's type or setting (``type(None)``, "XXepochsXX"), matched by a substring;
+``zip(..., strict=False)`` over lists of equal length by construction; ``low_inclusive=None`` (falsy,
+as False); flush_tiny's dtype test loosened (``or``, or any dtype counted as floating: a network and
+its optimizer hold only float arrays) and ``<= TINY`` (values of exactly 1e-30). Accepted as
+cosmetic: the progress bar's look (tqdm's ascii, ncols, unit, refresh).
 """
 
 from __future__ import annotations
+
+import time
 
 import numpy as np
 import pytest
@@ -114,3 +120,73 @@ def test_a_diverging_run_gives_the_clear_error_and_no_numpy_warnings(lr):
         with pytest.raises(T.TrainingDivergedError, match="diverged"):
             T.fit(numpy_net.mlp((20, 16, 3), seed=0), numpy_net.SGD(lr), x, y, epochs=5,
                   batch_size=32, progress=False)  # fmt: skip
+
+
+def test_monitor_val_loss_keeps_the_epoch_of_lowest_validation_loss_not_highest_accuracy():
+    rng = np.random.default_rng(5)  # random labels: the two monitors pick different epochs here
+    x, y = rng.random(size=(400, 20), dtype=np.float32), rng.integers(0, 3, size=400)
+    net = numpy_net.mlp((20, 64, 3), seed=0)
+    hist = T.fit(net, numpy_net.Adam(1e-2), x[:300], y[:300], epochs=8, batch_size=32,
+                 validation_data=(x[300:], y[300:]), early_stopping_patience=8, monitor="val_loss",
+                 progress=False)  # fmt: skip
+    best_loss = int(np.argmin(hist["val_loss"]))
+    assert best_loss != int(np.argmax(hist["val_accuracy"]))  # the data tells the monitors apart
+    assert hist.best_epoch == best_loss
+    assert T.evaluate(net, x[300:], y[300:])[0] == pytest.approx(min(hist["val_loss"]), rel=1e-6)
+
+
+def test_fit_hands_the_network_to_on_epoch_end_and_times_each_epoch():
+    x, y = blobs(96)
+    net, seen = numpy_net.mlp((20, 8, 3), seed=0), []
+    start = time.perf_counter()
+    hist = T.fit(net, numpy_net.Adam(1e-2), x, y, epochs=2, batch_size=32, progress=False,
+                 on_epoch_end=lambda epoch, n, logs: seen.append((epoch, n is net, sorted(logs))))  # fmt: skip
+    elapsed = time.perf_counter() - start
+    assert seen == [(0, True, ["accuracy", "loss"]), (1, True, ["accuracy", "loss"])]
+    assert len(hist["time"]) == 2 and all(0 < t <= elapsed for t in hist["time"])
+
+
+def test_train_seeds_with_0_by_default():
+    x, y = blobs(96, d=784)
+    recipe = T.replace(T.IMPROVED, sizes=(784, 8, 3), epochs=1, batch_size=32,
+                       early_stopping_patience=None)  # fmt: skip
+    default, _ = T.train(recipe, x, y, progress=False)
+    seed_0, _ = T.train(recipe, x, y, seed=0, progress=False)
+    np.testing.assert_array_equal(default.layers[0].W, seed_0.layers[0].W)
+
+
+def test_fit_flushes_tiny_values_every_flush_every_steps(monkeypatch):
+    x, y = blobs(2 * T.FLUSH_EVERY)
+    net, optimizer, steps, flushes = numpy_net.mlp((20, 4, 3), seed=0), numpy_net.Adam(1e-3), [], []
+    step = net.train_step
+    net.train_step = lambda *args: steps.append(1) or step(*args)
+    monkeypatch.setattr(T, "flush_tiny", lambda *args: flushes.append((len(steps), *args)))
+    T.fit(net, optimizer, x, y, epochs=1, batch_size=1, progress=False)
+    assert flushes == [(T.FLUSH_EVERY, net, optimizer), (2 * T.FLUSH_EVERY, net, optimizer)]
+
+
+def test_train_passes_the_recipes_shuffling_monitor_and_patience_to_fit():
+    """A recipe that does not shuffle, watches the validation loss and stops after 1 epoch
+    without progress: ``train`` is ``fit`` with exactly these settings."""
+    rng = np.random.default_rng(5)  # random labels: the validation loss soon gets worse
+    x, y = rng.random(size=(400, 784), dtype=np.float32), rng.integers(0, 3, size=400)
+    recipe = T.replace(T.ORIGINAL, sizes=(784, 16, 3), epochs=12, shuffle=False, monitor="val_loss",
+                       early_stopping_patience=1)  # fmt: skip
+    val = (x[300:], y[300:])
+    net, hist = T.train(recipe, x[:300], y[:300], val, seed=3, progress=False)
+    ref, optimizer, schedule = numpy_net.build(recipe, 3)
+    ref_hist = T.fit(ref, optimizer, x[:300], y[:300], epochs=12, batch_size=recipe.batch_size,
+                     validation_data=val, shuffle=False, seed=3, lr_schedule=schedule,
+                     early_stopping_patience=1, monitor="val_loss", progress=False)  # fmt: skip
+    assert len(hist["loss"]) < 12 and hist.best_epoch == ref_hist.best_epoch
+    np.testing.assert_array_equal(hist["val_loss"], ref_hist["val_loss"])
+    np.testing.assert_array_equal(net.layers[0].W, ref.layers[0].W)
+
+
+def test_recipe_stores_sizes_as_a_tuple_of_ints_and_keeps_the_warm_up_shorter_than_training():
+    recipe = T.replace(T.IMPROVED, sizes=[784, np.int64(8), 3])
+    assert type(recipe.sizes) is tuple and [type(s) for s in recipe.sizes] == [int, int, int]
+    assert recipe.sizes == (784, 8, 3) and hash(recipe) is not None
+    T.replace(T.IMPROVED, epochs=4, warmup_epochs=3.5)  # any warm-up shorter than training
+    with pytest.raises(ValueError, match="warmup_epochs"):
+        T.replace(T.IMPROVED, epochs=4, warmup_epochs=4)
