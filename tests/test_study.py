@@ -320,11 +320,7 @@ def test_summary_table_columns_come_from_their_own_numbers():
     y = np.zeros(10, int)
     runs = [_run(3, y, y, val_acc=0.9, hist_acc=(0.9, 0.95, 0.97)), _run(5, y, y, val_acc=0.8)]
     table = study.summary_table({"m": runs})
-    assert table.loc["m", "test acc (%)"] == "100.00 ± 0.00"  # test: 1.0, validation: 0.85
-    assert table.loc["m", "val acc (%)"].startswith("85.00 ± ")
-    assert table.loc["m", "epochs"].startswith("2.5")
-    assert table.loc["m", "seeds"] == "3, 5"
-    assert table.loc["m"].to_dict() == {
+    assert table.loc["m"].to_dict() == {  # test accuracy 1.0, validation 0.9 and 0.8
         "test acc (%)": "100.00 ± 0.00", "val acc (%)": "85.00 ± 7.07",
         "test loss": "0.1000 ± 0.0000", "epochs": "2.5 ± 0.7", "train time (s)": "1 ± 0",
         "seeds": "3, 5",

@@ -186,7 +186,8 @@ def test_train_passes_the_recipes_shuffling_monitor_and_patience_to_fit():
 def test_recipe_stores_sizes_as_a_tuple_of_ints_and_keeps_the_warm_up_shorter_than_training():
     recipe = T.replace(T.IMPROVED, sizes=[784, np.int64(8), 3])
     assert type(recipe.sizes) is tuple and [type(s) for s in recipe.sizes] == [int, int, int]
-    assert recipe.sizes == (784, 8, 3) and hash(recipe) is not None
+    assert recipe.sizes == (784, 8, 3)
+    hash(recipe)  # frozen, with a tuple: hashable (a list would raise TypeError)
     T.replace(T.IMPROVED, epochs=4, warmup_epochs=3.5)  # any warm-up shorter than training
     with pytest.raises(ValueError, match="warmup_epochs"):
         T.replace(T.IMPROVED, epochs=4, warmup_epochs=4)
