@@ -356,15 +356,15 @@ class Flatten(Reshape):
     def __init__(self):
         super().__init__((-1,))
 
-def cnn(filters=(16, 32), *, padding=1, hidden=128, dropout=0.25, weight_decay=0.0,
+def cnn(filters=(16, 32), *, padding=0, hidden=128, dropout=0.25, weight_decay=0.0,
         label_smoothing=0.0, image_shape=(28, 28, 1), n_classes=10, dtype=np.float32, seed=0):
-    """Rows -> images; per filter count: 3x3 Conv2D, ReLU, 2x2 MaxPool2D; Flatten;
+    """Rows -> images; per filter count: 3x3 Conv2D, 2x2 MaxPool2D, ReLU; Flatten;
     Dense(hidden), ReLU, Dropout (hidden=0: none); Dense logits."""
     rng = np.random.default_rng(seed)
     layers: list = [Reshape(image_shape)]
     H, W, C = image_shape
     for n_out in filters:
-        layers += [Conv2D(C, n_out, 3, padding=padding, rng=rng, dtype=dtype), ReLU(), MaxPool2D()]
+        layers += [Conv2D(C, n_out, 3, padding=padding, rng=rng, dtype=dtype), MaxPool2D(), ReLU()]
         H, W, C = (H - 2 + 2 * padding) // 2, (W - 2 + 2 * padding) // 2, n_out
     layers.append(Flatten())
     n = H * W * C

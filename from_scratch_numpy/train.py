@@ -91,8 +91,11 @@ ORIGINAL = Recipe(
 # schedule, batch 128, shuffled) plus regularisation, every setting chosen on the validation split.
 # Epochs: 5, 7, 10, 15 reached 98.05, 98.17, 98.40, 98.42 % (seed 0): 10 ties 15 and costs less.
 # Cosine vs constant rate, 10 epochs, seeds 0 and 1: best validation 98.40, 98.42 vs 98.23, 98.18 %.
+# Adam's rate, seeds 0, 1, 2, best validation epoch: 0.001: 98.40, 98.30, 98.38 %; 0.002: 98.45,
+# 98.35, 98.47 %. (Dropout 0.5 instead of 0.4 at 0.001: 98.18 % for seed 0; not pursued.)
 IMPROVED = Recipe(
-    dropout=0.4, weight_decay=5e-5, label_smoothing=0.1, epochs=10, early_stopping_patience=5
+    dropout=0.4, weight_decay=5e-5, label_smoothing=0.1, lr=2e-3, epochs=10,
+    early_stopping_patience=5,
 )
 
 

@@ -96,11 +96,11 @@ def test_profile_step_prints_one_row_per_network():
 
 
 def test_cnn_flops_per_sample_by_hand(bench):
-    """The notebook's CNN: per sample, conv 1 multiplies 28*28 patches of 3*3*1 by 16 filters,
-    conv 2 14*14 patches of 3*3*16 by 32, then Dense 1568-128 and 128-10. Forward and weight
-    gradient of every layer, the input gradient of all but the first."""
-    per_layer = [2 * 784 * 9 * 16, 2 * 196 * 144 * 32, 2 * 1568 * 128, 2 * 128 * 10]
-    assert bench.cnn_flops_per_sample() == 3 * sum(per_layer) - per_layer[0] == 7_082_496
+    """The notebook's CNN (no padding): per sample, conv 1 multiplies 26*26 patches of 3*3*1 by
+    16 filters, conv 2 11*11 patches of 3*3*16 by 32, then Dense 800-128 and 128-10. Forward and
+    weight gradient of every layer, the input gradient of all but the first."""
+    per_layer = [2 * 676 * 9 * 16, 2 * 121 * 144 * 32, 2 * 800 * 128, 2 * 128 * 10]
+    assert bench.cnn_flops_per_sample() == 3 * sum(per_layer) - per_layer[0] == 4_356_864
     tiny = dict(filters=(2, 3), padding=0, hidden=4, dropout=0.0)  # 28 -> 26 -> 13 -> 11 -> 5
     assert bench.cnn_product_shapes(tiny) == [(676, 9, 2), (121, 18, 3), (1, 75, 4), (1, 4, 10)]
     assert bench.cnn_matmul_limit(2, seconds=0.01, settings=tiny) > 0

@@ -100,14 +100,14 @@ def test_flatten_and_reshape_round_trip():
 
 
 def test_cnn_layer_sequence_and_shapes():
-    net = nn.cnn(seed=0)  # the notebook's CNN: padding 1, a hidden layer of 128 with dropout
+    net = nn.cnn(seed=0)  # the notebook's CNN: no padding, a hidden layer of 128 with dropout
     names = [type(layer).__name__ for layer in net.layers]
-    assert names == ["Reshape", "Conv2D", "ReLU", "MaxPool2D", "Conv2D", "ReLU", "MaxPool2D",
+    assert names == ["Reshape", "Conv2D", "MaxPool2D", "ReLU", "Conv2D", "MaxPool2D", "ReLU",
                      "Flatten", "Dense", "ReLU", "Dropout", "Dense"]  # fmt: skip
     shapes = [layer.W.shape for layer in net.layers if hasattr(layer, "W")]
-    assert shapes == [(9, 16), (144, 32), (7 * 7 * 32, 128), (128, 10)]
-    valid = nn.cnn((16, 32), padding=0, hidden=0, seed=0)  # 28 -> 26 -> 13 -> 11 -> 5
-    assert [layer.W.shape for layer in valid.layers if hasattr(layer, "W")][-1] == (5 * 5 * 32, 10)
+    assert shapes == [(9, 16), (144, 32), (5 * 5 * 32, 128), (128, 10)]  # 28 -> 26 -> 13 -> 11 -> 5
+    same = nn.cnn((16, 32), padding=1, hidden=0, seed=0)  # 28 -> 28 -> 14 -> 14 -> 7
+    assert [layer.W.shape for layer in same.layers if hasattr(layer, "W")][-1] == (7 * 7 * 32, 10)
     x = np.random.default_rng(0).random((3, 784), dtype=np.float32)
     assert net.forward(x).shape == (3, 10) and net.forward(x).dtype == np.float32
     np.testing.assert_array_equal(nn.cnn(seed=1).layers[1].W, nn.cnn(seed=1).layers[1].W)
@@ -175,8 +175,9 @@ def test_gradient_check_catches_planted_bugs(monkeypatch, target, name, bug, bro
 @pytest.mark.tf
 @pytest.mark.parametrize(("label_smoothing", "padding"), [(0.0, 0), (0.1, 1)])
 def test_forward_and_gradients_match_tensorflow(label_smoothing, padding):
-    """The whole network (conv, ReLU, pool, conv, ReLU, pool with an odd edge, dense, dropout,
-    L2, label smoothing) against tf.nn.conv2d / max_pool2d and GradientTape, in float64."""
+    """The whole network (conv, pool, ReLU, conv, pool with an odd edge, ReLU, dense, dropout,
+    L2, label smoothing) against tf.nn.conv2d / max_pool2d and GradientTape, in float64; the
+    TensorFlow side in the usual order conv, ReLU, pool: the same function, the same gradients."""
     import tensorflow as tf
 
     wd = 0.03
@@ -238,6 +239,26 @@ def test_conv_and_pool_input_gradients_match_tensorflow_even_on_ties():
     np.testing.assert_array_equal(
         pool.backward(d_pool), tape.gradient(pooled, tf_a, d_pool).numpy()
     )
+
+
+def test_pooling_before_relu_is_the_usual_relu_then_pooling_exactly():
+    """cnn puts MaxPool2D before ReLU: the same outputs and the same gradients, bit for bit, as
+    the textbook order, also where a window's maximum is negative or tied at 0."""
+    x = np.random.default_rng(5).normal(size=(6, 144)).astype(np.float32)
+    x[:, :30] = 0.0  # windows tied at 0
+    y = np.arange(6) % 3
+    pool_first = nn.cnn((3, 4), hidden=5, dropout=0.0, image_shape=(12, 12, 1), n_classes=3, seed=2)
+    relu_first = nn.cnn((3, 4), hidden=5, dropout=0.0, image_shape=(12, 12, 1), n_classes=3, seed=2)
+    for i in (2, 5):  # MaxPool2D, ReLU -> ReLU, MaxPool2D
+        layers = relu_first.layers
+        layers[i], layers[i + 1] = layers[i + 1], layers[i]
+    assert [type(layer).__name__ for layer in relu_first.layers][1:4] == ["Conv2D", "ReLU", "MaxPool2D"]
+    for net in (pool_first, relu_first):
+        net.loss(x, y, training=True)
+        net.backward()
+    np.testing.assert_array_equal(pool_first.forward(x), relu_first.forward(x))
+    for (_, grad), (_, grad_ref) in zip(pool_first.parameters(), relu_first.parameters(), strict=True):
+        np.testing.assert_array_equal(grad, grad_ref)
 
 
 def test_a_few_adam_steps_learn_bars():

@@ -59,8 +59,8 @@ def test_recipes():
     with pytest.raises(dataclasses.FrozenInstanceError):
         T.IMPROVED.lr = 1.0
     changed = T.replace(T.IMPROVED, lr=0.5)
-    assert changed.lr == 0.5 and T.IMPROVED.lr == 1e-3
-    assert "Adam lr 0.001" in T.IMPROVED.describe()
+    assert changed.lr == 0.5 and T.IMPROVED.lr == 2e-3
+    assert "Adam lr 0.002" in T.IMPROVED.describe()
 
 
 @pytest.mark.parametrize(
