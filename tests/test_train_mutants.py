@@ -57,7 +57,7 @@ def test_describe_names_every_setting():
     )
     assert T.IMPROVED.describe() == (
         "784-800-800-10, he init, float32, dropout 0.4, label smoothing 0.1, L2 5e-05, "
-        "Adam lr 0.001, cosine, batch 128, 10 epochs, shuffled"
+        "Adam lr 0.002, cosine, batch 128, 10 epochs, shuffled"
     )
 
 
