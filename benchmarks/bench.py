@@ -117,7 +117,7 @@ def products_gflops(products, seconds=2.0, clock=time.perf_counter):
 
 
 # The NumPy notebook's CNN ("A convolutional network by hand"): cnn()'s defaults, Adam with a
-# cosine schedule from 0.002, batches of 128, as the notebook trains it.
+# cosine schedule from CNN_LR, batches of 128, as the notebook trains it.
 CNN_SETTINGS = dict(filters=(16, 32), padding=0, hidden=128, dropout=0.25)
 CNN_LR, CNN_BATCH = 3e-3, 128  # the notebook's CNN_LR
 

@@ -247,17 +247,18 @@ def test_pooling_before_relu_is_the_usual_relu_then_pooling_exactly():
     x = np.random.default_rng(5).normal(size=(6, 144)).astype(np.float32)
     x[:, :30] = 0.0  # windows tied at 0
     y = np.arange(6) % 3
-    pool_first = nn.cnn((3, 4), hidden=5, dropout=0.0, image_shape=(12, 12, 1), n_classes=3, seed=2)
-    relu_first = nn.cnn((3, 4), hidden=5, dropout=0.0, image_shape=(12, 12, 1), n_classes=3, seed=2)
+    settings = dict(hidden=5, dropout=0.0, image_shape=(12, 12, 1), n_classes=3, seed=2)
+    pool_first, relu_first = nn.cnn((3, 4), **settings), nn.cnn((3, 4), **settings)
+    layers = relu_first.layers
     for i in (2, 5):  # MaxPool2D, ReLU -> ReLU, MaxPool2D
-        layers = relu_first.layers
         layers[i], layers[i + 1] = layers[i + 1], layers[i]
-    assert [type(layer).__name__ for layer in relu_first.layers][1:4] == ["Conv2D", "ReLU", "MaxPool2D"]
+    assert [type(layer).__name__ for layer in layers[1:4]] == ["Conv2D", "ReLU", "MaxPool2D"]
     for net in (pool_first, relu_first):
         net.loss(x, y, training=True)
         net.backward()
     np.testing.assert_array_equal(pool_first.forward(x), relu_first.forward(x))
-    for (_, grad), (_, grad_ref) in zip(pool_first.parameters(), relu_first.parameters(), strict=True):
+    grads = zip(pool_first.parameters(), relu_first.parameters(), strict=True)
+    for (_, grad), (_, grad_ref) in grads:
         np.testing.assert_array_equal(grad, grad_ref)
 
 
