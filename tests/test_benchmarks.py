@@ -104,3 +104,25 @@ def test_cnn_flops_per_sample_by_hand(bench):
     tiny = dict(filters=(2, 3), padding=0, hidden=4, dropout=0.0)  # 28 -> 26 -> 13 -> 11 -> 5
     assert bench.cnn_product_shapes(tiny) == [(676, 9, 2), (121, 18, 3), (1, 75, 4), (1, 4, 10)]
     assert bench.cnn_matmul_limit(2, seconds=0.01, settings=tiny) > 0
+
+
+def test_the_cnn_row_trains_the_notebooks_cnn(bench):
+    """The benchmark's CNN is cnn()'s defaults at the notebook's CNN_LR: the two are written in
+    two places, so a change to one must reach the other."""
+    import ast
+    import inspect
+    import re
+
+    from from_scratch_numpy import numpy_net as nn
+
+    defaults = {
+        name: p.default for name, p in inspect.signature(nn.cnn).parameters.items()
+        if name in bench.CNN_SETTINGS
+    }  # fmt: skip
+    assert defaults == bench.CNN_SETTINGS
+    notebook = json.loads((SCRIPT.parents[1] / "from_scratch_numpy" /
+                           "basic_algorithm_numpy.ipynb").read_text(encoding="utf-8"))  # fmt: skip
+    sources = ["".join(cell["source"]) for cell in notebook["cells"] if cell["cell_type"] == "code"]
+    found = [re.search(r"^CNN_LR, CNN_EPOCHS = ([^,]+),", s, re.M) for s in sources]
+    (lr,) = [ast.literal_eval(m.group(1)) for m in found if m]
+    assert lr == bench.CNN_LR
